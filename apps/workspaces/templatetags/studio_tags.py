@@ -1,0 +1,33 @@
+"""Template helpers. `{% can "job.cancel" workspace as ok %}` hides or greys out what a role
+may not do; it is never the enforcement (services are)."""
+
+from __future__ import annotations
+
+from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.timesince import timesince
+
+from apps.workspaces import permissions
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def can(context, action: str, workspace=None) -> bool:
+    workspace = workspace or context.get("workspace")
+    request = context.get("request")
+    if workspace is None or request is None:
+        return False
+    return permissions.can(request.user, action, workspace)
+
+
+@register.filter
+def reltime(value):
+    """A time shown relative ("3 minutes ago") with the exact time on hover."""
+    if not value:
+        return "—"
+    exact = timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %Z")
+    delta = timezone.now() - value
+    text = "just now" if delta.total_seconds() < 45 else f"{timesince(value).split(',')[0]} ago"
+    return format_html('<time datetime="{}" title="{}">{}</time>', value.isoformat(), exact, text)

@@ -1,0 +1,20 @@
+from django.urls import path
+
+from . import views
+
+app_name = "workspaces"
+
+urlpatterns = [
+    path("workspaces/", views.workspace_list, name="workspace-list"),
+    path("workspaces/new/", views.workspace_create, name="workspace-create"),
+    path("workspaces/switcher/", views.workspace_switcher, name="workspace-switcher"),
+    path("w/<str:name>/", views.workspace_home, name="workspace-home"),
+    path("w/<str:name>/settings/", views.workspace_settings, name="workspace-settings"),
+    path("w/<str:name>/delete/", views.workspace_delete, name="workspace-delete"),
+    path("w/<str:name>/access/", views.access_control, name="access-control"),
+    path("w/<str:name>/access/add/", views.member_add, name="member-add"),
+    path("w/<str:name>/access/users/", views.member_user_search, name="member-user-search"),
+    path("w/<str:name>/access/<str:username>/role/", views.member_update, name="member-update"),
+    path("w/<str:name>/access/<str:username>/remove/", views.member_remove, name="member-remove"),
+    path("w/<str:name>/datastores/", views.datastore_list, name="datastore-list"),
+]

@@ -1,0 +1,21 @@
+"""The one place that decides whether a request wants a whole page or a fragment."""
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_vary_headers
+from django_htmx.middleware import HtmxDetails
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def is_partial(request: HttpRequest) -> bool:
+    """True for an HTMX request that is not a boosted full-page navigation."""
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.boosted
+
+
+def vary_on_htmx(response: HttpResponse) -> HttpResponse:
+    """The same URL answers with a page or a fragment, so caches must key on HX-Request."""
+    patch_vary_headers(response, ("HX-Request",))
+    return response
