@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Idempotent local set-up of the studio:
+#   1. a Python 3.11 virtualenv in .venv with the project installed (editable, with test extras);
+#      the install is skipped while .venv/.installed-<sha256 of pyproject.toml> exists;
+#   2. the data folder STUDIO_HOME (default ./.studio);
+#   3. the database schema (manage.py migrate) and the first admin (manage.py bootstrap_admin).
+# Safe to run again: a second run only re-checks and finishes in seconds.
+#   scripts/setup.sh                   all three steps
+#   scripts/setup.sh --packages-only   steps 1 and 2 (e.g. for `make lint`)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+VENV=.venv
+VPY="$VENV/bin/python"
+
+is_py311() { "$1" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; }
+
+# --- 1. virtualenv -------------------------------------------------------------------------
+if [[ -x "$VPY" ]] && is_py311 "$VPY"; then
+    echo "==> virtualenv $VENV present"
+else
+    PYTHON="${PYTHON:-}"
+    if [[ -z "$PYTHON" ]]; then
+        for candidate in python3.11 python3; do
+            if command -v "$candidate" >/dev/null && is_py311 "$candidate"; then
+                PYTHON="$candidate"
+                break
+            fi
+        done
+    fi
+    if [[ -z "$PYTHON" ]] || ! is_py311 "$PYTHON"; then
+        echo "ERROR: Python 3.11 not found (tried python3.11, python3; set PYTHON=/path/to/python3.11)" >&2
+        exit 1
+    fi
+    echo "==> creating virtualenv $VENV with $("$PYTHON" --version) ($PYTHON)"
+    rm -rf "$VENV"
+    "$PYTHON" -m venv "$VENV"
+fi
+
+# --- 2. packages ---------------------------------------------------------------------------
+STAMP="$VENV/.installed-$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [[ -f "$STAMP" ]]; then
+    echo "==> packages up to date (pyproject.toml unchanged)"
+else
+    echo "==> installing the studio and its test tools into $VENV (pip, a minute or two the first time)"
+    # pip on these machines prints many harmless "Location '...' is ignored" warnings: drop them.
+    "$VPY" -m pip install --quiet --disable-pip-version-check -e '.[test]' 2>&1 \
+        | { grep -v -E "Location '.*' is ignored|^WARNING: Location " || true; }
+    rm -f "$VENV"/.installed-*
+    touch "$STAMP"
+fi
+
+[[ "${1:-}" == "--packages-only" ]] && exit 0
+
+# --- 3. data folder, database, first admin -------------------------------------------------
+export STUDIO_HOME="${STUDIO_HOME:-$PWD/.studio}"
+mkdir -p "$STUDIO_HOME"
+echo "==> data folder $STUDIO_HOME"
+
+echo "==> database migrations"
+"$VPY" manage.py migrate --noinput
+
+echo "==> first admin"
+"$VPY" manage.py bootstrap_admin
