@@ -6,9 +6,11 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.workspaces import views as workspace_views
+from studio import health
 
 api_v1 = [
     path("", include("apps.workspaces.api.urls")),
+    path("health/", health.health, name="health"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]
@@ -19,6 +21,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("tokens/", workspace_views.token_list, name="token-list"),
     path("tokens/<uuid:token_id>/revoke/", workspace_views.token_revoke, name="token-revoke"),
+    path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),
     path("", include("apps.workspaces.urls")),

@@ -2,6 +2,7 @@
 
 import factory
 from django.contrib.auth import get_user_model
+from django.test import TestCase
 
 from apps.workspaces import services
 from apps.workspaces.models import Role
@@ -18,8 +19,10 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 def make_workspace(*, owner, name: str = "churn", **kwargs):
-    """A workspace made the way users make one: through the service (defaults and all)."""
-    return services.workspace_create(actor=owner, name=name, **kwargs)
+    """A workspace made the way users make one: through the service (defaults and all),
+    with its on-commit work (the datastore folders) run as a real commit would."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return services.workspace_create(actor=owner, name=name, **kwargs)
 
 
 def add_member(workspace, user, role: Role):

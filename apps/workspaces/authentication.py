@@ -24,3 +24,19 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="studio"'
+
+
+try:
+    from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+    class ApiTokenScheme(OpenApiAuthenticationExtension):
+        """Describes personal tokens in the OpenAPI schema (a bearer token)."""
+
+        target_class = "apps.workspaces.authentication.ApiTokenAuthentication"
+        name = "tokenAuth"
+
+        def get_security_definition(self, auto_schema):
+            return {"type": "http", "scheme": "bearer", "description": "A personal API token (stu_...)."}
+
+except ImportError:  # pragma: no cover - drf-spectacular is a pinned dependency
+    pass

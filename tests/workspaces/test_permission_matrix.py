@@ -45,6 +45,7 @@ HTML = [
     ("home", "get", "/", None, expect(302, outsider=302)),
     ("login", "get", "/login/", None, expect(302, outsider=302, anonymous=200)),
     ("logout", "post", "/logout/", None, expect(302, outsider=302, anonymous=302)),
+    ("healthz", "get", "/healthz", None, expect(200, outsider=200, anonymous=200)),
     ("token-list", "get", "/tokens/", None, expect(200, outsider=200)),
     ("token-list", "post", "/tokens/", {"name": "ci"}, expect(200, outsider=200)),
     ("token-revoke", "post", f"/tokens/{RANDOM_UUID}/revoke/", None, expect(404)),
@@ -79,6 +80,7 @@ HTML = [
 
 API = [
     ("api:me", "get", "/api/v1/me/", None, api_expect(200, outsider=200)),
+    ("api:health", "get", "/api/v1/health/", None, api_expect(200, outsider=200)),
     ("api:schema", "get", "/api/v1/schema/", None, api_expect(200, outsider=200, anonymous=200)),
     ("api:docs", "get", "/api/v1/docs/", None, api_expect(200, outsider=200, anonymous=200)),
     ("api:token-list", "get", "/api/v1/tokens/", None, api_expect(200, outsider=200)),
