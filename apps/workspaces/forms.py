@@ -45,7 +45,7 @@ class WorkspaceSettingsForm(WorkspaceForm):
 
 class MemberAddForm(forms.Form):
     user = forms.CharField(max_length=150, label="User name")
-    role = forms.ChoiceField(choices=Role.choices)
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.READER)
 
 
 class MemberRoleForm(forms.Form):
