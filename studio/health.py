@@ -22,10 +22,16 @@ def _check_database() -> dict:
             cursor.fetchone()
     except Exception as exc:  # any driver error means "down"; say which
         return {"ok": False, "error": str(exc).splitlines()[0]}
-    return {"ok": True, "vendor": connection.vendor, "ms": round((time.perf_counter() - started) * 1000, 1)}
+    return {
+        "ok": True,
+        "vendor": connection.vendor,
+        "ms": round((time.perf_counter() - started) * 1000, 1),
+    }
 
 
-def check_broker_and_workers(*, url: str | None = None, timeout: float = 1.0) -> tuple[dict, list[dict]]:
+def check_broker_and_workers(
+    *, url: str | None = None, timeout: float = 1.0
+) -> tuple[dict, list[dict]]:
     """Connect to the broker (the configured one, or `url`) and ask the workers which queues
     they serve."""
     from studio.celery import app
@@ -37,21 +43,28 @@ def check_broker_and_workers(*, url: str | None = None, timeout: float = 1.0) ->
             transport = conn.transport_cls
     except Exception as exc:
         return {"ok": False, "error": str(exc).splitlines()[0]}, []
-    broker = {"ok": True, "transport": str(transport), "ms": round((time.perf_counter() - started) * 1000, 1)}
+    broker = {
+        "ok": True,
+        "transport": str(transport),
+        "ms": round((time.perf_counter() - started) * 1000, 1),
+    }
     try:
         replies = app.control.inspect(timeout=timeout).active_queues() or {}
     except Exception as exc:
         broker["workers_error"] = str(exc).splitlines()[0]
         replies = {}
     workers = [
-        {"name": name, "queues": sorted(q["name"] for q in queues)} for name, queues in sorted(replies.items())
+        {"name": name, "queues": sorted(q["name"] for q in queues)}
+        for name, queues in sorted(replies.items())
     ]
     return broker, workers
 
 
 def healthz(request):
     database = _check_database()
-    return JsonResponse({"status": "ok" if database["ok"] else "down"}, status=200 if database["ok"] else 503)
+    return JsonResponse(
+        {"status": "ok" if database["ok"] else "down"}, status=200 if database["ok"] else 503
+    )
 
 
 @extend_schema(
@@ -71,5 +84,10 @@ def health(request):
     database = _check_database()
     broker, workers = check_broker_and_workers()
     ok = database["ok"] and broker["ok"]
-    body = {"status": "ok" if ok else "degraded", "database": database, "broker": broker, "workers": workers}
+    body = {
+        "status": "ok" if ok else "degraded",
+        "database": database,
+        "broker": broker,
+        "workers": workers,
+    }
     return Response(body, status=200 if ok else 503)

@@ -151,7 +151,9 @@ TEMPLATES = [
 ]
 
 _default_db = f"sqlite:///{STUDIO_HOME / 'studio.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(env_str("DATABASE_URL", _default_db), conn_max_age=60)}
+DATABASES = {
+    "default": dj_database_url.parse(env_str("DATABASE_URL", _default_db), conn_max_age=60)
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One writer at a time: the web server, the worker and beat share the file. WAL lets
     # readers go on while one writes; IMMEDIATE takes the write lock up front, so two

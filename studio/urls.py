@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from apps.workspaces import views as workspace_views
+from apps.workspaces.views import workspaces as workspace_views
 from studio import health
 
 api_v1 = [

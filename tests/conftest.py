@@ -20,7 +20,15 @@ from apps.workspaces.models import Role
 from tests.factories import UserFactory, add_member, make_workspace
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
-PERSONAS = ("owner", "contributor", "reader", "data_scientist", "compute_operator", "outsider", "anonymous")
+PERSONAS = (
+    "owner",
+    "contributor",
+    "reader",
+    "data_scientist",
+    "compute_operator",
+    "outsider",
+    "anonymous",
+)
 ROLE_OF = {
     "owner": Role.OWNER,
     "contributor": Role.CONTRIBUTOR,
@@ -43,7 +51,9 @@ def require_service(name: str, available: bool, why: str = "") -> None:
 def tcp_open(url: str, default_port: int) -> bool:
     parsed = urlparse(url)
     try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=1):
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=1
+        ):
             return True
     except OSError:
         return False
@@ -60,7 +70,9 @@ def pytest_sessionstart(session):
     if "postgresql" not in engine:
         problems.append(f"DATABASE_URL must point at PostgreSQL in CI (engine is {engine})")
     if not settings.CELERY_BROKER_URL.startswith("redis://"):
-        problems.append(f"CELERY_BROKER_URL must point at Redis in CI (it is {settings.CELERY_BROKER_URL})")
+        problems.append(
+            f"CELERY_BROKER_URL must point at Redis in CI (it is {settings.CELERY_BROKER_URL})"
+        )
     if problems:
         raise pytest.UsageError("; ".join(problems))
 

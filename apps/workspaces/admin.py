@@ -27,7 +27,15 @@ class WorkspaceAdmin(admin.ModelAdmin):
 
 @admin.register(RoleAuditEntry)
 class RoleAuditEntryAdmin(admin.ModelAdmin):
-    list_display = ("workspace", "actor_username", "action", "subject_username", "old_role", "new_role", "created_at")
+    list_display = (
+        "workspace",
+        "actor_username",
+        "action",
+        "subject_username",
+        "old_role",
+        "new_role",
+        "created_at",
+    )
     list_filter = ("action",)
 
     def has_change_permission(self, request, obj=None) -> bool:

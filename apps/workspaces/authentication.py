@@ -36,7 +36,11 @@ try:
         name = "tokenAuth"
 
         def get_security_definition(self, auto_schema):
-            return {"type": "http", "scheme": "bearer", "description": "A personal API token (stu_...)."}
+            return {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A personal API token (stu_...).",
+            }
 
 except ImportError:  # pragma: no cover - drf-spectacular is a pinned dependency
     pass

@@ -55,7 +55,10 @@ class MemberRoleForm(forms.Form):
 class TokenForm(forms.Form):
     name = forms.CharField(max_length=100)
     expires_in_days = forms.IntegerField(
-        required=False, min_value=1, max_value=3650, label="Expires in (days)",
+        required=False,
+        min_value=1,
+        max_value=3650,
+        label="Expires in (days)",
         help_text="Leave empty for a token that does not expire.",
     )
 

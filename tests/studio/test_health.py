@@ -25,7 +25,9 @@ def test_healthz_answers_without_signing_in(client):
 def test_health_reports_database_and_broker(owner):
     body = api_client_for(owner).get("/api/v1/health/").json()
     assert body["database"]["ok"] is True
-    assert body["database"]["vendor"] == ("postgresql" if "postgresql" in settings.DATABASES["default"]["ENGINE"] else "sqlite")
+    assert body["database"]["vendor"] == (
+        "postgresql" if "postgresql" in settings.DATABASES["default"]["ENGINE"] else "sqlite"
+    )
     assert body["broker"]["ok"] is True
     assert body["status"] == "ok"
 
@@ -51,7 +53,24 @@ def worker(tmp_path):
     # filesystem transport: the same folders, which settings derived from STUDIO_HOME).
     env = {**os.environ, "CELERY_BROKER_URL": broker}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "studio", "worker", "-Q", queue, "-n", name, "-c", "1", "--loglevel", "WARNING", "--without-mingle", "--without-gossip"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "studio",
+            "worker",
+            "-Q",
+            queue,
+            "-n",
+            name,
+            "-c",
+            "1",
+            "--loglevel",
+            "WARNING",
+            "--without-mingle",
+            "--without-gossip",
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

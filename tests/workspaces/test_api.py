@@ -13,14 +13,18 @@ pytestmark = pytest.mark.django_db
 
 
 def test_create_returns_the_workspace_with_the_callers_role(api):
-    response = api.post("/api/v1/workspaces/", {"name": "fraud", "tags": {"team": "risk"}}, format="json")
+    response = api.post(
+        "/api/v1/workspaces/", {"name": "fraud", "tags": {"team": "risk"}}, format="json"
+    )
     assert response.status_code == 201
     body = response.json()
     assert body["name"] == "fraud" and body["role"] == "Owner" and body["tags"] == {"team": "risk"}
 
 
 def test_validation_errors_name_the_field_path(api):
-    response = api.post("/api/v1/workspaces/", {"name": "ok-name", "tags": {"team": {"x": 1}}}, format="json")
+    response = api.post(
+        "/api/v1/workspaces/", {"name": "ok-name", "tags": {"team": {"x": 1}}}, format="json"
+    )
     assert response.status_code == 400
     body = response.json()
     assert body["code"] == "invalid"
@@ -35,7 +39,9 @@ def test_a_missing_required_field_is_named(api):
 
 
 def test_malformed_json_is_a_400_not_a_500(api):
-    response = api.generic("POST", "/api/v1/workspaces/", "{not json", content_type="application/json")
+    response = api.generic(
+        "POST", "/api/v1/workspaces/", "{not json", content_type="application/json"
+    )
     assert response.status_code == 400
     assert response.json()["code"] == "parse_error"
 
@@ -51,7 +57,9 @@ def test_an_outsider_cannot_tell_a_workspace_exists(workspace, outsider):
 
 
 def test_workspace_list_shows_only_the_callers_workspaces(workspace, outsider):
-    names = [w["name"] for w in api_client_for(outsider).get("/api/v1/workspaces/").json()["results"]]
+    names = [
+        w["name"] for w in api_client_for(outsider).get("/api/v1/workspaces/").json()["results"]
+    ]
     assert names == ["eves-space"]
 
 
@@ -62,7 +70,9 @@ def test_lists_are_paged_by_cursor(owner):
     first = client.get("/api/v1/workspaces/?page_size=5").json()
     assert len(first["results"]) == 5 and first["next"]
     second = client.get(first["next"]).json()
-    assert [w["name"] for w in first["results"] + second["results"]] == [f"space-{i}" for i in range(7)]
+    assert [w["name"] for w in first["results"] + second["results"]] == [
+        f"space-{i}" for i in range(7)
+    ]
     assert second["next"] is None
 
 
@@ -79,8 +89,18 @@ def test_member_endpoints_add_change_and_remove(api, workspace):
     from tests.factories import UserFactory
 
     UserFactory(username="bob")
-    assert api.post("/api/v1/workspaces/churn/members/", {"user": "bob", "role": "reader"}, format="json").json()["role"] == "Reader"
-    assert api.patch("/api/v1/workspaces/churn/members/bob/", {"role": "Contributor"}, format="json").json()["role"] == "Contributor"
+    assert (
+        api.post(
+            "/api/v1/workspaces/churn/members/", {"user": "bob", "role": "reader"}, format="json"
+        ).json()["role"]
+        == "Reader"
+    )
+    assert (
+        api.patch(
+            "/api/v1/workspaces/churn/members/bob/", {"role": "Contributor"}, format="json"
+        ).json()["role"]
+        == "Contributor"
+    )
     assert api.delete("/api/v1/workspaces/churn/members/bob/").status_code == 204
     audit = api.get("/api/v1/workspaces/churn/role-audit/").json()["results"]
     assert [a["action"] for a in audit[:3]] == ["removed", "changed", "added"]
@@ -126,3 +146,17 @@ def test_openapi_schema_lists_the_workspace_endpoints(client):
     assert "/api/v1/workspaces/{workspace_name}/members/" in body["paths"]
     assert "tokenAuth" in body["components"]["securitySchemes"]
     assert body["info"]["title"] == "Studio API"
+
+
+def test_a_taken_name_is_a_409_conflict(api, workspace):
+    response = api.post("/api/v1/workspaces/", {"name": "churn"}, format="json")
+    assert response.status_code == 409
+    assert "name" in response.json()["fields"]
+
+
+def test_azure_only_fields_are_kept_and_shown(api):
+    extra = {"location": "westeurope", "resource_group": "rg"}
+    created = api.post(
+        "/api/v1/workspaces/", {"name": "az-space", "extra": extra}, format="json"
+    ).json()
+    assert created["extra"] == extra

@@ -56,6 +56,7 @@ def test_a_non_member_sees_the_same_404_as_for_a_missing_workspace(workspace, ou
     client = client_for(outsider)
     hidden, absent = client.get("/w/churn/"), client.get("/w/nothing-here/")
     assert hidden.status_code == absent.status_code == 404
+
     def strip(body: bytes) -> bytes:  # CSRF tokens are masked anew on every response
         body = re.sub(rb'"X-CSRFToken": "[^"]+"', b"", body)
         return re.sub(rb'name="csrfmiddlewaretoken" value="[^"]+"', b"", body)
@@ -63,9 +64,13 @@ def test_a_non_member_sees_the_same_404_as_for_a_missing_workspace(workspace, ou
     assert strip(hidden.content) == strip(absent.content)
 
 
-def test_access_control_add_member_answers_with_the_fragment_and_the_audit_out_of_band(owner, workspace):
+def test_access_control_add_member_answers_with_the_fragment_and_the_audit_out_of_band(
+    owner, workspace
+):
     UserFactory(username="bob")
-    response = client_for(owner).post("/w/churn/access/add/", {"user": "bob", "role": Role.READER}, **HX)
+    response = client_for(owner).post(
+        "/w/churn/access/add/", {"user": "bob", "role": Role.READER}, **HX
+    )
     assert response.status_code == 200
     body = response.content.decode()
     assert "<html" not in body
@@ -75,16 +80,23 @@ def test_access_control_add_member_answers_with_the_fragment_and_the_audit_out_o
 
 
 def test_access_control_add_errors_come_back_as_422_next_to_the_field(owner, workspace):
-    response = client_for(owner).post("/w/churn/access/add/", {"user": "nobody", "role": Role.READER}, **HX)
+    response = client_for(owner).post(
+        "/w/churn/access/add/", {"user": "nobody", "role": Role.READER}, **HX
+    )
     assert response.status_code == 422
     body = response.content.decode()
     assert "No active user named" in body and "<html" not in body
 
 
-def test_access_control_changes_a_role_and_removes_a_member_without_reload(owner, workspace, reader):
+def test_access_control_changes_a_role_and_removes_a_member_without_reload(
+    owner, workspace, reader
+):
     client = client_for(owner)
     changed = client.post("/w/churn/access/rita/role/", {"role": Role.CONTRIBUTOR}, **HX)
-    assert changed.status_code == 200 and "changed rita from Reader to Contributor" in changed.content.decode()
+    assert (
+        changed.status_code == 200
+        and "changed rita from Reader to Contributor" in changed.content.decode()
+    )
     removed = client.post("/w/churn/access/rita/remove/", **HX)
     assert removed.status_code == 200 and 'data-user="rita"' not in removed.content.decode()
     assert not Membership.objects.filter(user=reader).exists()
@@ -97,7 +109,9 @@ def test_removing_the_last_owner_is_refused_with_the_reason(owner, workspace):
     assert Membership.objects.filter(user=owner, role=Role.OWNER).exists()
 
 
-def test_a_reader_sees_access_control_without_any_enabled_control_that_changes_it(workspace, reader):
+def test_a_reader_sees_access_control_without_any_enabled_control_that_changes_it(
+    workspace, reader
+):
     body = client_for(reader).get("/w/churn/access/").content.decode()
     assert "<select" not in body
     assert "hx-post" not in body

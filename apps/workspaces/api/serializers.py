@@ -13,7 +13,17 @@ class WorkspaceOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Workspace
-        fields = ["id", "name", "display_name", "description", "tags", "created_at", "updated_at", "role"]
+        fields = [
+            "id",
+            "name",
+            "display_name",
+            "description",
+            "tags",
+            "extra",
+            "created_at",
+            "updated_at",
+            "role",
+        ]
 
     def get_role(self, obj) -> str | None:
         roles = self.context.get("roles") or {}
@@ -22,9 +32,15 @@ class WorkspaceOutputSerializer(serializers.ModelSerializer):
 
 class WorkspaceCreateInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=33)
-    display_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
-    tags = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False, default=dict)
+    display_name = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default=""
+    )
+    description = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=5000
+    )
+    tags = serializers.DictField(
+        child=serializers.CharField(allow_blank=True), required=False, default=dict
+    )
     extra = serializers.DictField(required=False, default=dict)
 
 
@@ -82,7 +98,9 @@ class TokenCreatedOutputSerializer(TokenOutputSerializer):
 
 class TokenCreateInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    expires_in_days = serializers.IntegerField(required=False, min_value=1, max_value=3650, allow_null=True)
+    expires_in_days = serializers.IntegerField(
+        required=False, min_value=1, max_value=3650, allow_null=True
+    )
 
 
 class MeOutputSerializer(serializers.ModelSerializer):

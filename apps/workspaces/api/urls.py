@@ -3,14 +3,22 @@ from django.urls import path
 from . import views
 
 workspaces = views.WorkspaceViewSet.as_view({"get": "list", "post": "create"})
-workspace = views.WorkspaceViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"})
+workspace = views.WorkspaceViewSet.as_view(
+    {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}
+)
 members = views.MemberViewSet.as_view({"get": "list", "post": "create"})
-member = views.MemberViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"})
+member = views.MemberViewSet.as_view(
+    {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}
+)
 
 urlpatterns = [
     path("me/", views.me, name="me"),
-    path("tokens/", views.TokenViewSet.as_view({"get": "list", "post": "create"}), name="token-list"),
-    path("tokens/<uuid:pk>/", views.TokenViewSet.as_view({"delete": "destroy"}), name="token-detail"),
+    path(
+        "tokens/", views.TokenViewSet.as_view({"get": "list", "post": "create"}), name="token-list"
+    ),
+    path(
+        "tokens/<uuid:pk>/", views.TokenViewSet.as_view({"delete": "destroy"}), name="token-detail"
+    ),
     path("workspaces/", workspaces, name="workspace-list"),
     path("workspaces/<str:name>/", workspace, name="workspace-detail"),
     path("workspaces/<str:workspace_name>/members/", members, name="member-list"),

@@ -28,12 +28,20 @@ class WorkspaceViewSet(viewsets.ViewSet):
 
     @extend_schema(responses=s.WorkspaceOutputSerializer(many=True))
     def list(self, request):
-        qs = selectors.workspace_list(actor=request.user, search=request.query_params.get("search", ""))
+        qs = selectors.workspace_list(
+            actor=request.user, search=request.query_params.get("search", "")
+        )
         return paginated(
-            self, qs, s.WorkspaceOutputSerializer, ordering="name", context=lambda page: {"roles": self._roles(page)}
+            self,
+            qs,
+            s.WorkspaceOutputSerializer,
+            ordering="name",
+            context=lambda page: {"roles": self._roles(page)},
         )
 
-    @extend_schema(request=s.WorkspaceCreateInputSerializer, responses={201: s.WorkspaceOutputSerializer})
+    @extend_schema(
+        request=s.WorkspaceCreateInputSerializer, responses={201: s.WorkspaceOutputSerializer}
+    )
     def create(self, request):
         payload = s.WorkspaceCreateInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -44,15 +52,21 @@ class WorkspaceViewSet(viewsets.ViewSet):
     @extend_schema(responses=s.WorkspaceOutputSerializer)
     def retrieve(self, request, name=None):
         workspace = selectors.workspace_get(actor=request.user, name=name)
-        return Response(s.WorkspaceOutputSerializer(workspace, context={"roles": self._roles([workspace])}).data)
+        return Response(
+            s.WorkspaceOutputSerializer(workspace, context={"roles": self._roles([workspace])}).data
+        )
 
     @extend_schema(request=s.WorkspaceUpdateInputSerializer, responses=s.WorkspaceOutputSerializer)
     def partial_update(self, request, name=None):
         workspace = selectors.workspace_get(actor=request.user, name=name)
         payload = s.WorkspaceUpdateInputSerializer(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
-        workspace = services.workspace_update(actor=request.user, workspace=workspace, **payload.validated_data)
-        return Response(s.WorkspaceOutputSerializer(workspace, context={"roles": self._roles([workspace])}).data)
+        workspace = services.workspace_update(
+            actor=request.user, workspace=workspace, **payload.validated_data
+        )
+        return Response(
+            s.WorkspaceOutputSerializer(workspace, context={"roles": self._roles([workspace])}).data
+        )
 
     @extend_schema(responses={204: None})
     def destroy(self, request, name=None):
@@ -99,13 +113,18 @@ class MemberViewSet(viewsets.ViewSet):
         payload = s.MemberUpdateInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         membership = services.member_update(
-            actor=request.user, workspace=workspace, username=username, role=payload.validated_data["role"]
+            actor=request.user,
+            workspace=workspace,
+            username=username,
+            role=payload.validated_data["role"],
         )
         return Response(s.MemberOutputSerializer(membership).data)
 
     @extend_schema(responses={204: None})
     def destroy(self, request, workspace_name=None, username=None):
-        services.member_remove(actor=request.user, workspace=self._workspace(workspace_name), username=username)
+        services.member_remove(
+            actor=request.user, workspace=self._workspace(workspace_name), username=username
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -130,7 +149,9 @@ class TokenViewSet(viewsets.ViewSet):
     def list(self, request):
         return paginated(self, selectors.token_list(actor=request.user), s.TokenOutputSerializer)
 
-    @extend_schema(request=s.TokenCreateInputSerializer, responses={201: s.TokenCreatedOutputSerializer})
+    @extend_schema(
+        request=s.TokenCreateInputSerializer, responses={201: s.TokenCreatedOutputSerializer}
+    )
     def create(self, request):
         payload = s.TokenCreateInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -150,5 +171,3 @@ class TokenViewSet(viewsets.ViewSet):
 def me(request):
     """Who the presented credentials stand for (the CLI's `studio login` checks with this)."""
     return Response(s.MeOutputSerializer(request.user).data)
-
-

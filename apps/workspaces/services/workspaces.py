@@ -19,9 +19,9 @@ from django.utils import timezone
 
 from studio.errors import Conflict, ValidationError
 
-from . import permissions, vault
-from .models import ApiToken, Datastore, Membership, Role, RoleAuditEntry, Workspace
-from .permissions import Action
+from .. import permissions, vault
+from ..models import ApiToken, Datastore, Membership, Role, RoleAuditEntry, Workspace
+from ..permissions import Action
 
 log = logging.getLogger(__name__)
 User = get_user_model()
@@ -69,16 +69,20 @@ def _clean_tags(tags: Any) -> dict[str, str]:
     clean: dict[str, str] = {}
     for key, value in tags.items():
         if not isinstance(key, str) or not key.strip() or len(key) > 256:
-            raise ValidationError.for_field("tags", f"Tag name {key!r} must be 1 to 256 characters.")
+            raise ValidationError.for_field(
+                "tags", f"Tag name {key!r} must be 1 to 256 characters."
+            )
         if isinstance(value, (dict, list)):
             raise ValidationError.for_field(f"tags.{key}", "A tag value must be a string.")
         clean[key.strip()] = "" if value is None else str(value)
     return clean
 
 
-def _full_clean(instance, *, exclude: list[str] | None = None) -> None:
+def _full_clean(
+    instance, *, exclude: list[str] | None = None, validate_unique: bool = True
+) -> None:
     try:
-        instance.full_clean(exclude=exclude)
+        instance.full_clean(exclude=exclude, validate_unique=validate_unique)
     except DjangoValidationError as exc:
         fields = {k: [str(m) for m in v] for k, v in exc.message_dict.items()}
         message = "; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items())
@@ -120,7 +124,8 @@ def workspace_create(
         vault_key=vault.new_wrapped_key(),
         created_by=actor,
     )
-    _full_clean(workspace, exclude=["vault_key"])
+    # Uniqueness is checked below, case-insensitively, as a 409 Conflict.
+    _full_clean(workspace, exclude=["vault_key"], validate_unique=False)
     if Workspace.objects.filter(name__iexact=workspace.name).exists():
         raise Conflict(
             f"A workspace named '{workspace.name}' already exists.",
@@ -261,7 +266,9 @@ def member_remove(*, actor, workspace: Workspace, username: str) -> None:
         raise ValidationError.for_field("user", f"'{username}' is not a member.")
     _require_other_owner(rows, membership, "remove")
     membership.delete()
-    _audit(workspace, actor, membership.user, RoleAuditEntry.Action.REMOVED, old_role=membership.role)
+    _audit(
+        workspace, actor, membership.user, RoleAuditEntry.Action.REMOVED, old_role=membership.role
+    )
 
 
 def _hash_token(raw: str) -> str:
@@ -288,7 +295,9 @@ def token_create(*, actor, name: str, expires_in_days: int | None = None) -> tup
         name=name,
         token_hash=_hash_token(raw),
         hint=raw[: len(ApiToken.PREFIX) + 6],
-        expires_at=timezone.now() + timedelta(days=int(expires_in_days)) if expires_in_days else None,
+        expires_at=timezone.now() + timedelta(days=int(expires_in_days))
+        if expires_in_days
+        else None,
     )
     return token, raw
 
@@ -318,3 +327,22 @@ def token_authenticate(*, raw: str):
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.user
+
+
+__all__ = [
+    "DEFAULT_DATASTORES",
+    "EDITABLE_FIELDS",
+    "LAST_USED_RESOLUTION",
+    "ROLE_ALIASES",
+    "member_add",
+    "member_remove",
+    "member_update",
+    "parse_role",
+    "token_authenticate",
+    "token_create",
+    "token_revoke",
+    "workspace_create",
+    "workspace_delete",
+    "workspace_storage_root",
+    "workspace_update",
+]

@@ -18,8 +18,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from studio.errors import Conflict, DomainError, ValidationError
 from studio.htmx import HtmxHttpRequest, is_partial, vary_on_htmx
 
-from . import forms, permissions, selectors, services
-from .permissions import Action
+from .. import forms, permissions, selectors, services
+from ..permissions import Action
 
 
 def workspace_view(action: Action = Action.WORKSPACE_VIEW):
@@ -30,7 +30,9 @@ def workspace_view(action: Action = Action.WORKSPACE_VIEW):
         @functools.wraps(view)
         @login_required
         def wrapper(request, name: str, *args, **kwargs):
-            request.workspace = selectors.workspace_get(actor=request.user, name=name, action=action)
+            request.workspace = selectors.workspace_get(
+                actor=request.user, name=name, action=action
+            )
             return view(request, request.workspace, *args, **kwargs)
 
         return wrapper
@@ -76,7 +78,9 @@ def workspace_switcher(request: HtmxHttpRequest):
     """The top bar's search-as-you-type list of workspaces."""
     search = request.GET.get("q", "").strip()
     workspaces = selectors.workspace_list(actor=request.user, search=search)[:20]
-    return render(request, "shared/_workspace_switcher_results.html", {"results": workspaces, "q": search})
+    return render(
+        request, "shared/_workspace_switcher_results.html", {"results": workspaces, "q": search}
+    )
 
 
 @login_required
@@ -163,7 +167,10 @@ def access_control(request: HtmxHttpRequest, workspace):
 def _access_fragment(request, workspace, *, status=200, **extra):
     """After a change: the members table, with the audit trail swapped out of band."""
     response = render(
-        request, "workspaces/access_control.html#members", _access_context(request, workspace, **extra), status=status
+        request,
+        "workspaces/access_control.html#members",
+        _access_context(request, workspace, **extra),
+        status=status,
     )
     return vary_on_htmx(response)
 
@@ -206,7 +213,12 @@ def member_add(request: HtmxHttpRequest, workspace):
 @require_POST
 def member_update(request: HtmxHttpRequest, workspace, username: str):
     try:
-        services.member_update(actor=request.user, workspace=workspace, username=username, role=request.POST.get("role", ""))
+        services.member_update(
+            actor=request.user,
+            workspace=workspace,
+            username=username,
+            role=request.POST.get("role", ""),
+        )
     except (ValidationError, Conflict) as exc:
         return _access_respond(request, workspace, error=exc)
     return _access_respond(request, workspace)
@@ -226,7 +238,9 @@ def member_remove(request: HtmxHttpRequest, workspace, username: str):
 @require_GET
 def member_user_search(request, workspace):
     """Suggestions for the 'add member' field (a datalist of matching user names)."""
-    users = selectors.user_search(actor=request.user, workspace=workspace, query=request.GET.get("user", ""))
+    users = selectors.user_search(
+        actor=request.user, workspace=workspace, query=request.GET.get("user", "")
+    )
     return render(request, "workspaces/_user_options.html", {"users": users})
 
 

@@ -7,9 +7,9 @@ from django.db.models import Count, F, QuerySet
 
 from studio.errors import NotFound
 
-from . import permissions
-from .models import ApiToken, Datastore, Membership, RoleAuditEntry, Workspace
-from .permissions import Action
+from .. import permissions
+from ..models import ApiToken, Datastore, Membership, RoleAuditEntry, Workspace
+from ..permissions import Action
 
 User = get_user_model()
 
@@ -42,7 +42,9 @@ def member_list(*, actor, workspace: Workspace) -> QuerySet[Membership]:
 
 
 def member_get(*, actor, workspace: Workspace, username: str) -> Membership:
-    membership = member_list(actor=actor, workspace=workspace).filter(user__username=username).first()
+    membership = (
+        member_list(actor=actor, workspace=workspace).filter(user__username=username).first()
+    )
     if membership is None:
         raise NotFound(f"'{username}' is not a member of workspace '{workspace.name}'.")
     return membership
@@ -85,3 +87,17 @@ def user_search(*, actor, workspace: Workspace, query: str, limit: int = 10) -> 
     if query:
         qs = qs.filter(username__icontains=query)
     return qs.order_by("username")[:limit]
+
+
+__all__ = [
+    "datastore_list",
+    "member_get",
+    "member_list",
+    "role_audit_list",
+    "token_get",
+    "token_list",
+    "user_search",
+    "workspace_counts",
+    "workspace_get",
+    "workspace_list",
+]
