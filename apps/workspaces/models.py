@@ -123,20 +123,43 @@ class RoleAuditEntry(models.Model):
 
 
 class Datastore(models.Model):
-    """A named place where a workspace keeps files. The four defaults are local folders."""
+    """A named place where a workspace keeps files: a local folder (the four defaults), an
+    Azure Blob container or an S3 bucket. Credentials are encrypted with the workspace's
+    vault key and never shown back."""
 
     class Type(models.TextChoices):
         LOCAL = "local", "Local folder"
+        AZURE_BLOB = "azure_blob", "Azure Blob Storage"
+        S3 = "s3", "S3-compatible"
+
+    class CredentialKind(models.TextChoices):
+        NONE = "none", "None (anonymous or identity)"
+        ACCOUNT_KEY = "account_key", "Account key"
+        SAS_TOKEN = "sas_token", "SAS token"
+        ACCESS_KEY = "access_key", "Access key and secret"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="datastores")
     name = models.CharField(max_length=255)
     type = models.CharField(max_length=20, choices=Type.choices)
     description = models.TextField(blank=True)
+    tags = models.JSONField(default=dict, blank=True)
     is_default = models.BooleanField(default=False)
-    # Non-secret settings only (a folder, an account name, a bucket). Secrets live in the vault.
+    # Non-secret settings only (a folder, an account name, a container, a bucket, an
+    # endpoint URL). Secrets go to `credentials`.
     config = models.JSONField(default=dict, blank=True)
+    credential_kind = models.CharField(
+        max_length=20, choices=CredentialKind.choices, default=CredentialKind.NONE
+    )
+    # JSON of the secret values, encrypted with the workspace's vault key (Fernet token).
+    credentials = models.BinaryField(default=b"", blank=True, editable=False)
+    # Azure-only fields from `az ml datastore create` YAML, kept as given.
+    extra = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["name"]
@@ -151,6 +174,224 @@ class Datastore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.workspace.name}/{self.name}"
+
+
+# Key Vault secret names: 1 to 127 letters, digits and '-'. We also allow '_' so a name can
+# match the environment variable it becomes.
+SECRET_NAME_RE = r"^[A-Za-z][A-Za-z0-9_-]{0,126}$"
+
+
+class Secret(models.Model):
+    """A workspace secret (Azure's Key Vault). The value is write-only: encrypted with the
+    workspace's vault key, never returned by a page, the API or the CLI."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="secrets")
+    name = models.CharField(
+        max_length=127,
+        validators=[
+            RegexValidator(
+                SECRET_NAME_RE, "1 to 127 letters, digits, '-' or '_', starting with a letter."
+            )
+        ],
+    )
+    ciphertext = models.BinaryField(editable=False)
+    description = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="unique_secret_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workspace.name}/{self.name}"
+
+
+class SecretAccess(models.Model):
+    """One read of a secret's value by the system (a job, a deployment, a datastore check),
+    or a change to it by a user. The audit trail of the vault."""
+
+    class Kind(models.TextChoices):
+        READ = "read", "read"
+        SET = "set", "set"
+        DELETE = "delete", "delete"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="secret_audit")
+    secret_name = models.CharField(max_length=127)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # Who or what: a user name, or "system" with the purpose saying which job or check.
+    actor_username = models.CharField(max_length=150)
+    purpose = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["workspace", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.actor_username} {self.kind} {self.secret_name}"
+
+
+class VmSize(models.Model):
+    """A compute size preset (Azure's VM sizes): the CPU and memory limits a job's container
+    gets on a node of that size. Seeded with common Azure sizes; admins add their own."""
+
+    name = models.CharField(max_length=64, unique=True)
+    cores = models.DecimalField(max_digits=6, decimal_places=2)
+    memory_gb = models.DecimalField(max_digits=8, decimal_places=2)
+    gpus = models.PositiveSmallIntegerField(default=0)
+    description = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["cores", "memory_gb", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.cores} cores, {self.memory_gb} GiB)"
+
+
+# Azure ML compute names: 2 to 16 characters (24 for instances), letters, digits and '-',
+# starting with a letter. We allow up to 32 everywhere.
+COMPUTE_NAME_RE = r"^[a-zA-Z][a-zA-Z0-9-]{1,31}$"
+
+
+class Compute(models.Model):
+    """A compute target of a workspace. Each one is a Celery queue (`queue_name`); the workers
+    that serve that queue run its jobs, at most `max_instances` at once (one job a node)."""
+
+    class Type(models.TextChoices):
+        LOCAL = "local", "Local (process on a worker)"
+        AMLCOMPUTE = "amlcompute", "Compute cluster"
+        COMPUTEINSTANCE = "computeinstance", "Compute instance"
+        SERVERLESS = "serverless", "Serverless"
+        ATTACHED = "attached", "Attached Docker engine"
+
+    class State(models.TextChoices):
+        SUCCEEDED = "Succeeded", "Succeeded"  # a cluster's provisioning state: ready
+        RUNNING = "Running", "Running"
+        STARTING = "Starting", "Starting"
+        STOPPING = "Stopping", "Stopping"
+        STOPPED = "Stopped", "Stopped"
+        FAILED = "Failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="computes")
+    name = models.CharField(
+        max_length=32,
+        validators=[
+            RegexValidator(
+                COMPUTE_NAME_RE,
+                "2 to 32 letters, digits or '-', starting with a letter.",
+            )
+        ],
+    )
+    type = models.CharField(max_length=20, choices=Type.choices)
+    description = models.TextField(blank=True)
+    tags = models.JSONField(default=dict, blank=True)
+    size = models.ForeignKey(VmSize, null=True, blank=True, on_delete=models.PROTECT)
+    min_instances = models.PositiveIntegerField(default=0)
+    max_instances = models.PositiveIntegerField(default=1)
+    idle_time_before_scale_down = models.PositiveIntegerField(default=120)  # seconds
+    state = models.CharField(max_length=20, choices=State.choices, default=State.SUCCEEDED)
+    # A compute instance belongs to one user: only their jobs run on it.
+    assigned_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Compute instance schedules: [{"action": "start"|"stop", "cron": "0 8 * * 1-5",
+    # "time_zone": "UTC"}], carried out by Celery beat.
+    schedules = models.JSONField(default=list, blank=True)
+    # Non-secret settings (an attached engine's URL, a TLS flag). Secrets go to `credentials`.
+    config = models.JSONField(default=dict, blank=True)
+    credentials = models.BinaryField(default=b"", blank=True, editable=False)
+    extra = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="unique_compute_name"),
+            models.CheckConstraint(
+                condition=models.Q(min_instances__lte=models.F("max_instances")),
+                name="compute_min_le_max",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workspace.name}/{self.name}"
+
+    @property
+    def queue_name(self) -> str:
+        """The Celery queue of this compute: `<workspace>.<compute>`, both names immutable.
+        A worker on another machine joins with `celery -A studio worker -Q churn.cpu-cluster`."""
+        return f"{self.workspace.name}.{self.name}"
+
+
+class ComputeNode(models.Model):
+    """One node (job slot) of a compute. A node is idle, busy with one job, or leaving (being
+    released after idling past `idle_time_before_scale_down`)."""
+
+    class State(models.TextChoices):
+        IDLE = "idle", "idle"
+        BUSY = "busy", "busy"
+        LEAVING = "leaving", "leaving"
+
+    compute = models.ForeignKey(Compute, on_delete=models.CASCADE, related_name="nodes")
+    index = models.PositiveIntegerField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.IDLE)
+    # The job holding the node. A plain UUID: the jobs app owns jobs and points back here.
+    job_id = models.UUIDField(null=True, blank=True)
+    worker = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    state_since = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["compute", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["compute", "index"], name="unique_node_index"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.compute} node {self.index} ({self.state})"
+
+
+class ComputeEvent(models.Model):
+    """What happened to a compute, with its time: created, updated, started, stopped,
+    scaled up or down (a node added or released)."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "created"
+        UPDATED = "updated", "updated"
+        STARTED = "started", "started"
+        STOPPED = "stopped", "stopped"
+        RESTARTED = "restarted", "restarted"
+        SCALE_UP = "scale_up", "scale up"
+        SCALE_DOWN = "scale_down", "scale down"
+        SCHEDULE = "schedule", "schedule"
+
+    compute = models.ForeignKey(Compute, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    message = models.CharField(max_length=500)
+    actor_username = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["compute", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.compute}: {self.kind} {self.message}"
 
 
 class ApiToken(models.Model):
