@@ -24,6 +24,10 @@ MODULES = [
     for m in pkgutil.iter_modules(tests.matrix.__path__)
 ]
 HTML = [row for module in MODULES for row in getattr(module, "HTML", [])]
+# Fixtures that rows need (named in a module's FIXTURES) are defined in the row modules with
+# names starting `matrix_`; bringing them into this module's namespace lets pytest find them.
+for _module in MODULES:
+    globals().update({k: v for k, v in vars(_module).items() if k.startswith("matrix_")})
 API = [row for module in MODULES for row in getattr(module, "API", [])]
 
 
