@@ -415,6 +415,9 @@ class ApiToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # A run token: valid only for the MLflow calls of this one job, revoked when it ends.
+    # The job's container gets it as MLFLOW_TRACKING_TOKEN.
+    scope_job_id = models.UUIDField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
