@@ -1,5 +1,6 @@
 from django.urls import path
 
+from .views import secrets as secret_views
 from .views import workspaces as views
 
 app_name = "workspaces"
@@ -17,4 +18,11 @@ urlpatterns = [
     path("w/<str:name>/access/<str:username>/role/", views.member_update, name="member-update"),
     path("w/<str:name>/access/<str:username>/remove/", views.member_remove, name="member-remove"),
     path("w/<str:name>/datastores/", views.datastore_list, name="datastore-list"),
+    path("w/<str:name>/secrets/", secret_views.secret_list, name="secret-list"),
+    path("w/<str:name>/secrets/set/", secret_views.secret_set, name="secret-set"),
+    path(
+        "w/<str:name>/secrets/<str:secret_name>/delete/",
+        secret_views.secret_delete,
+        name="secret-delete",
+    ),
 ]

@@ -13,6 +13,7 @@ import click
 
 from .common import State, confirm_or_refuse, global_options, note, pass_state, seg, warn
 from .errors import ApiError, UsageFault
+from .secret import secret
 
 if TYPE_CHECKING:
     from .yamlio import LineMap
@@ -222,6 +223,9 @@ def delete(state: State, name: str | None, yes: bool) -> None:
             raise click.exceptions.Exit(1)
     client.delete(f"workspaces/{seg(ws)}/")
     note(f"Deleted workspace '{ws}'.")
+
+
+workspace.add_command(secret)  # studio workspace secret ... (studio/cli/secret.py)
 
 
 # Members ---------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import secrets, views
 
 workspaces = views.WorkspaceViewSet.as_view({"get": "list", "post": "create"})
 workspace = views.WorkspaceViewSet.as_view(
@@ -32,5 +32,20 @@ urlpatterns = [
         "workspaces/<str:workspace_name>/datastores/",
         views.DatastoreViewSet.as_view({"get": "list"}),
         name="datastore-list",
+    ),
+    path(
+        "workspaces/<str:workspace_name>/secrets/",
+        secrets.SecretViewSet.as_view({"get": "list", "post": "create"}),
+        name="secret-list",
+    ),
+    path(
+        "workspaces/<str:workspace_name>/secrets/<str:secret_name>/",
+        secrets.SecretViewSet.as_view({"get": "retrieve", "put": "update", "delete": "destroy"}),
+        name="secret-detail",
+    ),
+    path(
+        "workspaces/<str:workspace_name>/secret-audit/",
+        secrets.SecretAuditViewSet.as_view({"get": "list"}),
+        name="secret-audit-list",
     ),
 ]
