@@ -6,7 +6,7 @@ tasks live in the one beat schedule below.
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
 
@@ -14,4 +14,16 @@ app = Celery("studio")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-app.conf.beat_schedule = {}
+app.conf.beat_schedule = {
+    "compute-scale-down": {"task": "compute.scale_down", "schedule": 30.0},
+    "compute-run-schedules": {"task": "compute.run_schedules", "schedule": 60.0},
+}
+
+
+@signals.worker_ready.connect
+def _serve_compute_queues(sender=None, **kwargs):
+    """With STUDIO_WORKER_SERVES_ALL=true, consume every compute's queue (see
+    apps/workspaces/tasks.py)."""
+    from apps.workspaces.tasks import subscribe_compute_queues
+
+    subscribe_compute_queues(sender)

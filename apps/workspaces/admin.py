@@ -3,7 +3,7 @@ workspaces and memberships)."""
 
 from django.contrib import admin
 
-from .models import ApiToken, Membership, RoleAuditEntry, Workspace
+from .models import ApiToken, Membership, RoleAuditEntry, VmSize, Workspace
 
 
 class MembershipInline(admin.TabularInline):
@@ -53,3 +53,11 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+@admin.register(VmSize)
+class VmSizeAdmin(admin.ModelAdmin):
+    """The compute size presets: admins add sizes (cores, memory, GPUs) for their machines."""
+
+    list_display = ("name", "cores", "memory_gb", "gpus", "description")
+    search_fields = ("name", "description")

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from .views import compute as compute_views
 from .views import secrets as secret_views
 from .views import workspaces as views
 
@@ -24,5 +25,41 @@ urlpatterns = [
         "w/<str:name>/secrets/<str:secret_name>/delete/",
         secret_views.secret_delete,
         name="secret-delete",
+    ),
+]
+
+# Manage > Compute (a compute named like a fixed segment cannot clash: creation has its own
+# prefix, and every other page hangs below the compute's name).
+urlpatterns += [
+    path("w/<str:name>/compute/", compute_views.compute_list, name="compute-list"),
+    path(
+        "w/<str:name>/compute-create/<str:compute_type>/",
+        compute_views.compute_create,
+        name="compute-create",
+    ),
+    path(
+        "w/<str:name>/compute/<str:compute_name>/",
+        compute_views.compute_detail,
+        name="compute-detail",
+    ),
+    path(
+        "w/<str:name>/compute/<str:compute_name>/nodes/",
+        compute_views.compute_nodes,
+        name="compute-nodes",
+    ),
+    path(
+        "w/<str:name>/compute/<str:compute_name>/edit/",
+        compute_views.compute_edit,
+        name="compute-edit",
+    ),
+    path(
+        "w/<str:name>/compute/<str:compute_name>/delete/",
+        compute_views.compute_delete,
+        name="compute-delete",
+    ),
+    path(
+        "w/<str:name>/compute/<str:compute_name>/<str:operation>/",
+        compute_views.compute_operate,
+        name="compute-operate",
     ),
 ]

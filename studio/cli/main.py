@@ -15,6 +15,7 @@ import click
 
 from .auth import configure, login, logout
 from .common import global_options
+from .compute import compute
 from .errors import USAGE, CliError
 from .workspace import workspace
 
@@ -88,6 +89,7 @@ cli.add_command(login)
 cli.add_command(logout)
 cli.add_command(configure)
 cli.add_command(workspace)
+cli.add_command(compute)
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from . import compute as compute_api
 from . import secrets, views
 
 workspaces = views.WorkspaceViewSet.as_view({"get": "list", "post": "create"})
@@ -47,5 +48,38 @@ urlpatterns = [
         "workspaces/<str:workspace_name>/secret-audit/",
         secrets.SecretAuditViewSet.as_view({"get": "list"}),
         name="secret-audit-list",
+    ),
+]
+
+# Compute: /api/v1/workspaces/<ws>/computes/... and /api/v1/vm-sizes/
+_computes = "workspaces/<str:workspace_name>/computes/"
+_compute = _computes + "<str:compute_name>/"
+_ops = {op: compute_api.ComputeViewSet.as_view({"post": op}) for op in ("start", "stop", "restart")}
+urlpatterns += [
+    path("vm-sizes/", compute_api.VmSizeViewSet.as_view({"get": "list"}), name="vm-size-list"),
+    path(
+        _computes,
+        compute_api.ComputeViewSet.as_view({"get": "list", "post": "create"}),
+        name="compute-list",
+    ),
+    path(
+        _compute,
+        compute_api.ComputeViewSet.as_view(
+            {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}
+        ),
+        name="compute-detail",
+    ),
+    path(_compute + "start/", _ops["start"], name="compute-start"),
+    path(_compute + "stop/", _ops["stop"], name="compute-stop"),
+    path(_compute + "restart/", _ops["restart"], name="compute-restart"),
+    path(
+        _compute + "nodes/",
+        compute_api.ComputeViewSet.as_view({"get": "nodes"}),
+        name="compute-nodes",
+    ),
+    path(
+        _compute + "events/",
+        compute_api.ComputeViewSet.as_view({"get": "events"}),
+        name="compute-events",
     ),
 ]

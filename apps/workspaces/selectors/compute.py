@@ -21,7 +21,7 @@ TABS = {
 
 def _with_node_counts(qs: QuerySet[Compute]) -> QuerySet[Compute]:
     state = ComputeNode.State
-    return qs.select_related("size", "assigned_user", "created_by").annotate(
+    return qs.select_related("workspace", "size", "assigned_user", "created_by").annotate(
         nodes_busy=Count("nodes", filter=Q(nodes__state=state.BUSY), distinct=True),
         nodes_idle=Count("nodes", filter=Q(nodes__state=state.IDLE), distinct=True),
         nodes_leaving=Count("nodes", filter=Q(nodes__state=state.LEAVING), distinct=True),

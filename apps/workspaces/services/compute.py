@@ -488,12 +488,12 @@ def compute_create(
     compute.name = str(fields.get("name") or "").strip()
     if not compute.name:
         raise ValidationError.for_field("name", "Give the compute a name.")
-    _full_clean(compute, exclude=["credentials", "size", "assigned_user"], validate_unique=False)
     if Compute.objects.filter(workspace=workspace, name__iexact=compute.name).exists():
         raise Conflict(
             f"A compute named '{compute.name}' already exists in '{workspace.name}'.",
             fields={"name": ["This name is taken."]},
         )
+    _full_clean(compute, exclude=["credentials", "size", "assigned_user"], validate_unique=False)
     values = _clean_values(
         {
             k: v

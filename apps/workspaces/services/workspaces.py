@@ -155,6 +155,10 @@ def workspace_create(
             config={"path": str(relative), "relative_to": "STUDIO_HOME"},
         )
 
+    from .compute import serverless_create  # compute imports this module's helpers
+
+    serverless_create(workspace=workspace, actor=actor)
+
     # Folders are made only once the rows are committed, so a rolled-back creation leaves
     # nothing on disk. (The storage layer also makes a missing folder on first write.)
     def _make_folders() -> None:
