@@ -232,3 +232,12 @@ def test_token_names_are_unique_among_a_users_active_tokens(owner):
     services.token_create(actor=owner, name="laptop")
     with pytest.raises(Conflict):
         services.token_create(actor=owner, name="laptop")
+
+
+def test_a_run_scoped_token_is_not_a_personal_token(owner):
+    import uuid
+
+    token, raw = services.token_create(actor=owner, name="run-x")
+    ApiToken.objects.filter(pk=token.pk).update(scope_job_id=uuid.uuid4())
+    assert services.token_authenticate(raw=raw) is None
+    assert services.token_lookup(raw=raw).scope_job_id is not None

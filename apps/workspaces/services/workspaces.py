@@ -315,9 +315,9 @@ def token_revoke(*, actor, token: ApiToken) -> None:
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-def token_authenticate(*, raw: str):
-    """The user a presented token stands for, or None. Records last use at most once a
-    minute, so a busy client costs no write per request."""
+def token_lookup(*, raw: str) -> ApiToken | None:
+    """The active token a client presented, personal or run-scoped, or None. Records last
+    use at most once a minute, so a busy client costs no write per request."""
     if not raw or not raw.startswith(ApiToken.PREFIX):
         return None
     token = (
@@ -330,6 +330,15 @@ def token_authenticate(*, raw: str):
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token
+
+
+def token_authenticate(*, raw: str):
+    """The user a presented personal token stands for, or None. A run token (scoped to one
+    job) never authenticates here: it is good only for that job's MLflow calls."""
+    token = token_lookup(raw=raw)
+    if token is None or token.scope_job_id is not None:
+        return None
     return token.user
 
 
@@ -344,6 +353,7 @@ __all__ = [
     "parse_role",
     "token_authenticate",
     "token_create",
+    "token_lookup",
     "token_revoke",
     "workspace_create",
     "workspace_delete",
