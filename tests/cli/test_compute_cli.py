@@ -11,9 +11,9 @@ import yaml
 
 from apps.workspaces.models import Compute
 from tests.cli.conftest import error_line
+from tests.compute.sizes import seed_vm_sizes
 
-# The VM size table is seeded by a migration; transactional tests flush it, so restore it.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 AZURE_CLUSTER_YAML = """\
 $schema: https://azuremlschemas.azureedge.net/latest/amlCompute.schema.json
@@ -47,6 +47,13 @@ def write(tmp_path, text: str, name: str = "compute.yml") -> str:
     path = tmp_path / name
     path.write_text(textwrap.dedent(text))
     return str(path)
+
+
+@pytest.fixture(autouse=True)
+def _vm_sizes(transactional_db):
+    """The seeded VM sizes, before the workspace is made (a transactional test starts from
+    a flushed database, which keeps no data migration's rows)."""
+    seed_vm_sizes()
 
 
 @pytest.fixture

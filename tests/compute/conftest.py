@@ -7,13 +7,20 @@ import os
 import pytest
 
 from apps.workspaces.services import compute as compute_services
+from tests.compute.sizes import seed_vm_sizes
 from tests.conftest import require_service
 
 DOCKER_SOCKET = "/var/run/docker.sock"
 
 
 @pytest.fixture
-def cluster(owner, workspace):
+def vm_sizes(db):
+    """The seeded VM sizes, also in transactional tests (which start from a flushed DB)."""
+    seed_vm_sizes()
+
+
+@pytest.fixture
+def cluster(owner, workspace, vm_sizes):
     """`cpu-cluster`: Standard_DS3_v2, 0 to 2 nodes, 120 s idle time."""
     compute, _ = compute_services.compute_create(
         actor=owner,
@@ -31,7 +38,7 @@ def cluster(owner, workspace):
 
 
 @pytest.fixture
-def instance(owner, workspace, data_scientist):
+def instance(owner, workspace, data_scientist, vm_sizes):
     """`dana-box`: a compute instance assigned to the Data Scientist (dana)."""
     compute, _ = compute_services.compute_create(
         actor=owner,

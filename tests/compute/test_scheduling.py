@@ -138,7 +138,7 @@ def test_active_jobs_on_lists_the_jobs_of_busy_nodes(cluster):
     assert scheduling.active_jobs_on(cluster) == [str(job)]
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_workers_never_hold_more_than_max_instances(cluster):
     """Twelve threads, each with its own database connection, ask at the same moment for a
     node of a max_instances=2 cluster: exactly two get one."""

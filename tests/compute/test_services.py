@@ -498,3 +498,20 @@ def test_every_change_writes_an_event(owner, workspace):
     kinds = set(ComputeEvent.objects.filter(compute=compute).values_list("kind", flat=True))
     assert kinds == {"created", "updated", "scale_up"}
     assert ComputeNode.objects.filter(compute=compute, job_id=job).exists()
+
+
+def test_editing_an_attached_compute_rechecks_the_engine_only_when_it_changes(
+    owner, workspace, docker_url
+):
+    compute, _ = create(owner, workspace, name="engine", type="attached", url=docker_url)
+    compute, _ = compute_services.compute_update(
+        actor=owner, compute=compute, changes={"url": docker_url, "description": "same engine"}
+    )
+    assert compute.description == "same engine"
+    with pytest.raises(ValidationError) as excinfo:
+        compute_services.compute_update(
+            actor=owner, compute=compute, changes={"url": "tcp://127.0.0.1:1"}
+        )
+    assert "url" in field_error(excinfo)
+    compute.refresh_from_db()
+    assert compute.config["url"] == docker_url

@@ -19,9 +19,10 @@ from django.db import connection
 from django.utils import timezone
 
 from apps.workspaces import scheduling, tasks
-from apps.workspaces.models import Compute, ComputeEvent, ComputeNode
+from apps.workspaces.models import Compute, ComputeNode
 from apps.workspaces.services import compute as compute_services
 from tests.conftest import api_client_for, require_service, tcp_open
+from tests.factories import make_workspace
 
 
 def _age(compute: Compute, **delta) -> None:
@@ -206,25 +207,38 @@ def _wait_for(predicate, timeout: float = 40.0):
     return predicate()
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_serves_all_worker_consumes_every_compute_queue(
-    owner, workspace, cluster, serves_all_worker
-):
-    # At start-up: the computes that exist (the serverless pool and cpu-cluster).
-    assert _wait_for(lambda: "churn.cpu-cluster" in serves_all_worker(owner)), serves_all_worker(
-        owner
+@pytest.fixture
+def queue_workspace(owner, vm_sizes):
+    """A workspace of its own name (other test processes share the broker and announce
+    their `churn` computes), with a cluster, made before the worker starts."""
+    workspace = make_workspace(owner=owner, name=f"q-{uuid.uuid4().hex[:8]}")
+    compute_services.compute_create(
+        actor=owner, workspace=workspace, spec={"name": "cpu-cluster", "type": "amlcompute"}
     )
-    assert "churn.serverless" in serves_all_worker(owner)
+    return workspace
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_serves_all_worker_consumes_every_compute_queue(
+    owner, queue_workspace, serves_all_worker
+):
+    ws = queue_workspace.name
+
+    def queues() -> list[str]:
+        return serves_all_worker(owner)
+
+    # At start-up: the computes that exist (the serverless pool and cpu-cluster).
+    assert _wait_for(lambda: f"{ws}.cpu-cluster" in queues()), queues()
+    assert f"{ws}.serverless" in queues()
 
     # While it runs: a new compute's queue is announced after commit and consumed.
     compute_services.compute_create(
-        actor=owner, workspace=workspace, spec={"name": "gpu-cluster", "type": "amlcompute"}
+        actor=owner, workspace=queue_workspace, spec={"name": "gpu-cluster", "type": "amlcompute"}
     )
-    assert _wait_for(lambda: "churn.gpu-cluster" in serves_all_worker(owner)), serves_all_worker(
-        owner
-    )
+    assert _wait_for(lambda: f"{ws}.gpu-cluster" in queues()), queues()
 
-    # A deleted compute's queue is dropped.
-    compute_services.compute_delete(actor=owner, compute=Compute.objects.get(name="gpu-cluster"))
-    assert _wait_for(lambda: "churn.gpu-cluster" not in serves_all_worker(owner))
-    assert ComputeEvent.objects.filter(compute__name="cpu-cluster").exists()
+    # A deleted compute's queue is dropped; the others stay.
+    gpu = Compute.objects.get(workspace=queue_workspace, name="gpu-cluster")
+    compute_services.compute_delete(actor=owner, compute=gpu)
+    assert _wait_for(lambda: f"{ws}.gpu-cluster" not in queues()), queues()
+    assert f"{ws}.cpu-cluster" in queues()

@@ -620,8 +620,11 @@ def compute_update(
     )
     for key, value in values.items():
         setattr(compute, key, value)
-    _check_size(compute)
+    if "size" in values:
+        _check_size(compute)
     _check_min_max(compute)
+    if "url" in fields and fields["url"] == compute.config.get("url"):
+        del fields["url"]  # the same engine: no need to check it again
     if compute.type == T.ATTACHED and {"url", "tls", "ssh_private_key"} & set(fields):
         current = {"config": compute.config, "secrets": _secrets_of(compute)}
         config, secrets = _engine_settings(fields, current)
