@@ -242,3 +242,12 @@ def test_a_serves_all_worker_consumes_every_compute_queue(
     compute_services.compute_delete(actor=owner, compute=gpu)
     assert _wait_for(lambda: f"{ws}.gpu-cluster" not in queues()), queues()
     assert f"{ws}.cpu-cluster" in queues()
+
+
+def test_an_unreachable_broker_delays_the_announcement_but_fails_nothing(monkeypatch, caplog):
+    from studio.celery import app
+
+    real = app.connection_for_write
+    monkeypatch.setattr(app, "connection_for_write", lambda: real(url="redis://127.0.0.1:1/0"))
+    tasks.announce_queue("churn.cpu-cluster", added=True, compute_type="amlcompute")
+    assert "could not announce queue churn.cpu-cluster" in caplog.text
