@@ -24,7 +24,8 @@ from tests.conftest import require_service
 
 BASE_IMAGE = os.environ.get("STUDIO_BASE_IMAGE", "studio-base:bookworm-py311")
 REPO = Path(__file__).resolve().parents[2]
-HOST_PYTHON = shutil.which("python3") or "/usr/bin/python3"
+# The system's interpreter: a job's user (uid 1000) can run it, unlike one under /root.
+HOST_PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else shutil.which("python3")
 
 
 def _base_image_ready(client) -> tuple[bool, str]:

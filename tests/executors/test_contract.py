@@ -457,6 +457,35 @@ def test_a_local_job_outlives_a_lost_handle_owner_and_mounts_cannot_be_remapped(
     assert wait_outcome(other, handle).succeeded
 
 
+@pytest.mark.parametrize("executor", ALL, indirect=True)
+def test_a_directory_the_job_user_cannot_use_is_refused_naming_the_field(
+    executor, make_spec, host_dir
+):
+    closed = host_dir / "closed"
+    closed.mkdir(mode=0o700)  # root's own: uid 1000 may not write (nor, locally, enter) it
+    if os.geteuid() != 0:
+        pytest.skip("needs root to make a directory that uid 1000 cannot use")
+    mount, path = place(executor, closed, "/mnt/outputs", read_only=False)
+    with pytest.raises(SpecError) as refused:
+        executor.start(make_spec("true", mounts=(mount,)))
+    assert refused.value.field == "mounts[0].source"
+    assert "does not give uid 1000 'rwx'" in refused.value.message
+    if not getattr(executor, "isolated", False):
+        with pytest.raises(SpecError) as refused:
+            executor.start(make_spec("true", working_dir=str(closed)))
+        assert refused.value.field == "working_dir"
+    assert executor.find_orphans() == []
+
+
+def test_an_unreachable_docker_engine_is_an_executor_error():
+    executor = get_executor("docker", base_url="unix:///nonexistent/docker.sock")
+    spec = RunSpec(job_id="j-1", command="true", image="studio-base:bookworm-py311")
+    with pytest.raises(ExecutorError):
+        executor.start(spec)
+    with pytest.raises(ExecutorError):
+        executor.find_orphans()
+
+
 def test_spec_fields_are_validated_with_their_names():
     cases = {
         "job_id": {"job_id": "../x"},

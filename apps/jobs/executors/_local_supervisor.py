@@ -54,6 +54,7 @@ def preexec(config: dict):
             os.setgroups([])
             os.setgid(int(config["gid"]))
             os.setuid(int(config["uid"]))
+            os.chdir(config["cwd"])  # entered as root above; the job's user must be able to
 
     return setup
 

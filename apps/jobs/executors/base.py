@@ -196,6 +196,61 @@ def exposes_docker_socket(source: str) -> bool:
     return False
 
 
+def access_problem(path: str, uid: int, gid: int, *, write: bool, parents: bool) -> str | None:
+    """Why the user uid:gid could not use `path` (read it, enter it, and write it when
+    `write`), judged by mode bits; None when it can. With `parents`, every directory above
+    it must be enterable too (a host path used directly, not a bind mount). A path with a
+    POSIX ACL is given the benefit of the doubt."""
+    if uid == 0:
+        return None
+    checks = []
+    if parents:
+        checks = [(parent, os.X_OK) for parent in _parents(path)]
+    want = os.R_OK | (os.W_OK if write else 0) | (os.X_OK if os.path.isdir(path) else 0)
+    checks.append((path, want))
+    for target, mode in checks:
+        try:
+            info = os.stat(target)
+        except OSError as exc:
+            return f"{target}: {exc.strerror}"
+        if _has_acl(target):
+            continue
+        if info.st_uid == uid:
+            bits = (info.st_mode >> 6) & 7
+        elif info.st_gid == gid:
+            bits = (info.st_mode >> 3) & 7
+        else:
+            bits = info.st_mode & 7
+        if bits & mode != mode:
+            needs = "".join(
+                n for m, n in ((os.R_OK, "r"), (os.W_OK, "w"), (os.X_OK, "x")) if mode & m
+            )
+            return (
+                f"{target} (owner {info.st_uid}:{info.st_gid}, mode {info.st_mode & 0o7777:04o}) "
+                f"does not give uid {uid} '{needs}'"
+            )
+    return None
+
+
+def _parents(path: str) -> list[str]:
+    parents = []
+    current = os.path.dirname(os.path.abspath(path))
+    while True:
+        parents.append(current)
+        if current == os.path.dirname(current):
+            break
+        current = os.path.dirname(current)
+    return list(reversed(parents))
+
+
+def _has_acl(path: str) -> bool:
+    try:
+        os.getxattr(path, "system.posix_acl_access")
+        return True
+    except (OSError, AttributeError):
+        return False
+
+
 @dataclass(frozen=True)
 class Handle:
     """What the runner persists right after start(): enough for any process to find the

@@ -13,6 +13,7 @@ process can poll a handle. See docs/executors.md.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import queue
 import struct
@@ -45,6 +46,7 @@ from .base import (
     Outcome,
     RunSpec,
     SpecError,
+    access_problem,
     exposes_docker_socket,
     finish_line,
     now,
@@ -206,6 +208,11 @@ class DockerExecutor:
                 raise SpecError(f"mounts[{i}].source", "exposes the Docker socket")
             if not os.path.exists(mount.source):
                 raise SpecError(f"mounts[{i}].source", f"{mount.source} does not exist")
+            problem = access_problem(
+                mount.source, spec.uid, spec.gid, write=not mount.read_only, parents=False
+            )
+            if problem:  # the runner prepares it: chown 1000:1000 or chmod 0777
+                raise SpecError(f"mounts[{i}].source", problem)
             mounts.append(
                 docker.types.Mount(
                     target=mount.target,
@@ -218,6 +225,9 @@ class DockerExecutor:
         if spec.ca_bundle:
             if not os.path.isfile(spec.ca_bundle):
                 raise SpecError("ca_bundle", f"{spec.ca_bundle} is not a file")
+            problem = access_problem(spec.ca_bundle, spec.uid, spec.gid, write=False, parents=False)
+            if problem:
+                raise SpecError("ca_bundle", problem)
             mounts.append(
                 docker.types.Mount(
                     target=CA_BUNDLE_TARGET, source=spec.ca_bundle, type="bind", read_only=True
@@ -598,8 +608,6 @@ class DockerExecutor:
             closers.append(res.close)
             sock = api._get_raw_response_socket(res)
             api._disable_socket_timeout(sock)
-            import json
-
             for line in res.iter_lines():
                 if stop.is_set():
                     break

@@ -43,6 +43,7 @@ from .base import (
     OutcomeKind,
     RunSpec,
     SpecError,
+    access_problem,
     now,
     process_token,
 )
@@ -85,11 +86,20 @@ class LocalExecutor:
     # --- start -----------------------------------------------------------------------------
     def supervisor_config(self, spec: RunSpec, bin_dir: str | None) -> dict:
         """What the supervisor gets (validated here: SpecError names the field)."""
+        uid, gid = (spec.uid, spec.gid) if self.switch_user else (os.geteuid(), os.getegid())
         cwd = spec.working_dir or tempfile.gettempdir()
         if not os.path.isdir(cwd):
             raise SpecError("working_dir", f"{cwd} is not a directory on this machine")
+        problem = access_problem(cwd, uid, gid, write=False, parents=True)
+        if problem:
+            raise SpecError("working_dir", problem)
         if spec.python and not os.access(spec.python, os.X_OK):
             raise SpecError("python", f"{spec.python} is not an executable")
+        problem = spec.python and access_problem(
+            os.path.realpath(spec.python), uid, gid, write=False, parents=True
+        )
+        if problem:
+            raise SpecError("python", problem)
         for i, mount in enumerate(spec.mounts):
             if os.path.normpath(mount.target) != os.path.normpath(mount.source):
                 raise SpecError(
@@ -99,8 +109,18 @@ class LocalExecutor:
                 )
             if not os.path.exists(mount.source):
                 raise SpecError(f"mounts[{i}].source", f"{mount.source} does not exist")
+            problem = access_problem(
+                mount.source, uid, gid, write=not mount.read_only, parents=True
+            )
+            if problem:
+                raise SpecError(f"mounts[{i}].source", problem)
         if spec.ca_bundle and not os.path.isfile(spec.ca_bundle):
             raise SpecError("ca_bundle", f"{spec.ca_bundle} is not a file")
+        problem = spec.ca_bundle and access_problem(
+            spec.ca_bundle, uid, gid, write=False, parents=True
+        )
+        if problem:
+            raise SpecError("ca_bundle", problem)
         if spec.network not in ("bridge", "none"):
             raise SpecError("network", "the local executor knows only bridge (host) and none")
         if spec.network == "none" and not self.is_root:
