@@ -19,6 +19,8 @@ from apps.workspaces import services
 from apps.workspaces.models import Role
 from tests.factories import UserFactory, add_member, make_workspace
 
+pytest_plugins = ["tests.browser_fixtures"]
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PERSONAS = (
     "owner",

@@ -8,14 +8,13 @@ from playwright.sync_api import expect
 
 from apps.workspaces.models import Secret
 from apps.workspaces.services import secrets as secret_services
-from tests.browser.conftest import browser, new_page, page  # noqa: F401 - fixtures
 from tests.browser.test_foundation import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_owner_sets_replaces_and_deletes_a_secret_without_ever_seeing_a_value(
-    page,  # noqa: F811
+    page,
     live_server,
     owner,
     workspace,

@@ -1,5 +1,7 @@
-"""Browser tests: a real Chromium (Debian's, never a downloaded one) driven through
-Playwright's sync API against pytest-django's live server.
+"""Browser fixtures, a pytest plugin registered in tests/conftest.py so that every module
+shares the one Chromium of a session (two sync Playwright instances cannot share a thread).
+A real Chromium (Debian's, never a downloaded one) driven through Playwright's sync API
+against pytest-django's live server.
 
 Playwright's sync API runs an event loop in the test thread, so Django's async-safety check
 would refuse the ORM calls the tests make; pytest-django + Playwright users turn it off.
