@@ -11,14 +11,12 @@ import uuid
 from collections.abc import Sequence
 
 from django.db.models import Prefetch, prefetch_related_objects
-from mlflow.utils.search_utils import SearchUtils
 
 from apps.workspaces import permissions
 from apps.workspaces.models import Workspace
 from apps.workspaces.permissions import Action
 from studio.errors import NotFound, ValidationError
 
-from .mlflow import search
 from .models import (
     DatasetInput,
     Experiment,
@@ -69,7 +67,17 @@ def experiment_get_by_name(*, actor, workspace: Workspace, name: str) -> Experim
     return experiment
 
 
+def _search():
+    """The MLflow search grammar's translation, imported on first use (it imports mlflow,
+    which takes seconds)."""
+    from .mlflow import search
+
+    return search
+
+
 def _offset(page_token: str | None) -> int:
+    from mlflow.utils.search_utils import SearchUtils
+
     return SearchUtils.parse_start_offset_from_page_token(page_token or None)
 
 
@@ -80,7 +88,7 @@ def _page(qs, page_token: str | None, max_results: int) -> tuple[list, str | Non
     token = None
     if len(rows) > max_results:
         rows = rows[:max_results]
-        token = SearchUtils.create_page_token(start + max_results).decode()
+        token = _search().SearchUtils.create_page_token(start + max_results).decode()
     return rows, token
 
 
@@ -106,9 +114,9 @@ def experiment_search(
 ) -> tuple[list[Experiment], str | None]:
     _view(actor, workspace)
     experiment_default(workspace=workspace)  # MLflow always lists its Default experiment
-    qs = search.lifecycle(Experiment.objects.filter(workspace=workspace), view_type)
-    qs = search.experiments_filter(qs, filter_string)
-    qs = search.experiments_order(qs, order_by)
+    qs = _search().lifecycle(Experiment.objects.filter(workspace=workspace), view_type)
+    qs = _search().experiments_filter(qs, filter_string)
+    qs = _search().experiments_order(qs, order_by)
     return _page(qs, page_token, _max_results(max_results, 1000))
 
 
@@ -167,9 +175,9 @@ def run_search(
     qs = Job.objects.filter(workspace=workspace, experiment_id__in=experiments).select_related(
         "created_by"
     )
-    qs = search.lifecycle(qs, view_type)
-    qs = search.runs_filter(qs, filter_string)
-    qs = search.runs_order(qs, order_by)
+    qs = _search().lifecycle(qs, view_type)
+    qs = _search().runs_filter(qs, filter_string)
+    qs = _search().runs_order(qs, order_by)
     jobs, token = _page(qs, page_token, _max_results(max_results, 1000))
     return runs_with_data(jobs), token
 
@@ -291,6 +299,6 @@ def logged_model_search(
     ).select_related("experiment")
     if source_job_id is not None:
         qs = qs.filter(source_job_id=source_job_id)
-    qs = search.logged_models_filter(qs, filter_string)
-    qs = search.logged_models_order(qs, order_by)
+    qs = _search().logged_models_filter(qs, filter_string)
+    qs = _search().logged_models_order(qs, order_by)
     return _page(qs, page_token, _max_results(max_results, 100))

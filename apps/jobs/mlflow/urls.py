@@ -6,10 +6,24 @@ model registry (registered-models/*, model-versions/*) is not served yet.
 """
 
 from django.urls import path
-
-from . import views as v
+from django.views.decorators.csrf import csrf_exempt
 
 app_name = "mlflow"
+
+
+def lazy(**methods: str):
+    """A view that hands each HTTP method to the named function of views.py, imported on
+    the first MLflow request: importing mlflow takes seconds, and the URLconf loads on the
+    first request of every page of the studio."""
+
+    @csrf_exempt
+    def view(request, workspace_name: str, **kwargs):
+        from . import views
+
+        return views.dispatch(request, methods, workspace_name, **kwargs)
+
+    return view
+
 
 API = "api/2.0/mlflow"
 ARTIFACTS = "api/2.0/mlflow-artifacts/artifacts"
@@ -19,86 +33,80 @@ urlpatterns = [
     # Experiments
     path(
         f"{API}/experiments/get-by-name",
-        v.route(GET=v.experiment_get_by_name),
+        lazy(GET="experiment_get_by_name"),
         name="experiment-get-by-name",
     ),
-    path(f"{API}/experiments/create", v.route(POST=v.experiment_create), name="experiment-create"),
-    path(f"{API}/experiments/get", v.route(GET=v.experiment_get), name="experiment-get"),
+    path(f"{API}/experiments/create", lazy(POST="experiment_create"), name="experiment-create"),
+    path(f"{API}/experiments/get", lazy(GET="experiment_get"), name="experiment-get"),
     path(
         f"{API}/experiments/search",
-        v.route(GET=v.experiment_search, POST=v.experiment_search),
+        lazy(GET="experiment_search", POST="experiment_search"),
         name="experiment-search",
     ),
-    path(f"{API}/experiments/update", v.route(POST=v.experiment_update), name="experiment-update"),
-    path(f"{API}/experiments/delete", v.route(POST=v.experiment_delete), name="experiment-delete"),
-    path(
-        f"{API}/experiments/restore", v.route(POST=v.experiment_restore), name="experiment-restore"
-    ),
+    path(f"{API}/experiments/update", lazy(POST="experiment_update"), name="experiment-update"),
+    path(f"{API}/experiments/delete", lazy(POST="experiment_delete"), name="experiment-delete"),
+    path(f"{API}/experiments/restore", lazy(POST="experiment_restore"), name="experiment-restore"),
     path(
         f"{API}/experiments/set-experiment-tag",
-        v.route(POST=v.experiment_set_tag),
+        lazy(POST="experiment_set_tag"),
         name="experiment-set-tag",
     ),
     path(
         f"{API}/experiments/delete-experiment-tag",
-        v.route(POST=v.experiment_delete_tag),
+        lazy(POST="experiment_delete_tag"),
         name="experiment-delete-tag",
     ),
     # Runs
-    path(f"{API}/runs/create", v.route(POST=v.run_create), name="run-create"),
-    path(f"{API}/runs/update", v.route(POST=v.run_update), name="run-update"),
-    path(f"{API}/runs/get", v.route(GET=v.run_get), name="run-get"),
-    path(f"{API}/runs/delete", v.route(POST=v.run_delete), name="run-delete"),
-    path(f"{API}/runs/restore", v.route(POST=v.run_restore), name="run-restore"),
-    path(f"{API}/runs/log-metric", v.route(POST=v.run_log_metric), name="run-log-metric"),
-    path(f"{API}/runs/log-parameter", v.route(POST=v.run_log_parameter), name="run-log-parameter"),
-    path(f"{API}/runs/set-tag", v.route(POST=v.run_set_tag), name="run-set-tag"),
-    path(f"{API}/runs/delete-tag", v.route(POST=v.run_delete_tag), name="run-delete-tag"),
-    path(f"{API}/runs/log-batch", v.route(POST=v.run_log_batch), name="run-log-batch"),
-    path(f"{API}/runs/search", v.route(POST=v.run_search), name="run-search"),
-    path(f"{API}/runs/log-inputs", v.route(POST=v.run_log_inputs), name="run-log-inputs"),
-    path(f"{API}/runs/outputs", v.route(POST=v.run_log_outputs), name="run-outputs"),
-    path(
-        f"{API}/metrics/get-history", v.route(GET=v.metric_get_history), name="metric-get-history"
-    ),
+    path(f"{API}/runs/create", lazy(POST="run_create"), name="run-create"),
+    path(f"{API}/runs/update", lazy(POST="run_update"), name="run-update"),
+    path(f"{API}/runs/get", lazy(GET="run_get"), name="run-get"),
+    path(f"{API}/runs/delete", lazy(POST="run_delete"), name="run-delete"),
+    path(f"{API}/runs/restore", lazy(POST="run_restore"), name="run-restore"),
+    path(f"{API}/runs/log-metric", lazy(POST="run_log_metric"), name="run-log-metric"),
+    path(f"{API}/runs/log-parameter", lazy(POST="run_log_parameter"), name="run-log-parameter"),
+    path(f"{API}/runs/set-tag", lazy(POST="run_set_tag"), name="run-set-tag"),
+    path(f"{API}/runs/delete-tag", lazy(POST="run_delete_tag"), name="run-delete-tag"),
+    path(f"{API}/runs/log-batch", lazy(POST="run_log_batch"), name="run-log-batch"),
+    path(f"{API}/runs/search", lazy(POST="run_search"), name="run-search"),
+    path(f"{API}/runs/log-inputs", lazy(POST="run_log_inputs"), name="run-log-inputs"),
+    path(f"{API}/runs/outputs", lazy(POST="run_log_outputs"), name="run-outputs"),
+    path(f"{API}/metrics/get-history", lazy(GET="metric_get_history"), name="metric-get-history"),
     path(
         f"{API}/metrics/get-history-bulk-interval",
-        v.route(GET=v.metric_get_history_bulk_interval),
+        lazy(GET="metric_get_history_bulk_interval"),
         name="metric-get-history-bulk-interval",
     ),
     # Logged models (MLflow 3)
-    path(f"{API}/logged-models", v.route(POST=v.logged_model_create), name="logged-model-create"),
+    path(f"{API}/logged-models", lazy(POST="logged_model_create"), name="logged-model-create"),
     path(
         f"{API}/logged-models/search",
-        v.route(POST=v.logged_model_search),
+        lazy(POST="logged_model_search"),
         name="logged-model-search",
     ),
     path(
         MODEL,
-        v.route(
-            GET=v.logged_model_get, PATCH=v.logged_model_finalize, DELETE=v.logged_model_delete
-        ),
+        lazy(GET="logged_model_get", PATCH="logged_model_finalize", DELETE="logged_model_delete"),
         name="logged-model",
     ),
-    path(f"{MODEL}/tags", v.route(PATCH=v.logged_model_set_tags), name="logged-model-tags"),
+    path(f"{MODEL}/tags", lazy(PATCH="logged_model_set_tags"), name="logged-model-tags"),
     path(
         f"{MODEL}/tags/<str:tag_key>",
-        v.route(DELETE=v.logged_model_delete_tag),
+        lazy(DELETE="logged_model_delete_tag"),
         name="logged-model-tag",
     ),
-    path(f"{MODEL}/params", v.route(POST=v.logged_model_log_params), name="logged-model-params"),
+    path(f"{MODEL}/params", lazy(POST="logged_model_log_params"), name="logged-model-params"),
     path(
         f"{MODEL}/artifacts/directories",
-        v.route(GET=v.logged_model_list_artifacts),
+        lazy(GET="logged_model_list_artifacts"),
         name="logged-model-artifacts",
     ),
     # Artifacts (proxied)
-    path(ARTIFACTS, v.route(GET=v.artifact_list), name="artifact-list"),
+    path(ARTIFACTS, lazy(GET="artifact_list"), name="artifact-list"),
     path(
         f"{ARTIFACTS}/<path:artifact_path>",
-        v.route(GET=v.artifact_download, PUT=v.artifact_upload, DELETE=v.artifact_delete),
+        lazy(GET="artifact_download", PUT="artifact_upload", DELETE="artifact_delete"),
         name="artifact",
     ),
-    path(f"{API}/artifacts/list", v.route(GET=v.legacy_artifact_list), name="legacy-artifact-list"),
-    path("api/3.0/mlflow/server-info", v.route(GET=v.server_info), name="server-info"),
+    path(f"{API}/artifacts/list", lazy(GET="legacy_artifact_list"), name="legacy-artifact-list"),
+    path("api/3.0/mlflow/server-info", lazy(GET="server_info"), name="server-info"),
 ]

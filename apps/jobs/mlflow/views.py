@@ -17,7 +17,6 @@ import posixpath
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
 from google.protobuf.json_format import MessageToDict
 from mlflow.exceptions import MlflowException
 from mlflow.protos import mlflow_artifacts_pb2 as apb
@@ -75,21 +74,17 @@ def error_response(exc: Exception) -> JsonResponse:
     return _error("INTERNAL_ERROR", "Internal error; see the studio's logs.", 500)
 
 
-def route(**methods):
-    """One URL's view: dispatch on the HTTP method; every error as MLflow's JSON."""
-
-    @csrf_exempt
-    def view(request: HttpRequest, workspace_name: str, **kwargs) -> HttpResponse:
-        handler = methods.get(request.method)
-        if handler is None:
-            allowed = ", ".join(sorted(methods))
-            return _error("ENDPOINT_NOT_FOUND", f"Use {allowed} on this endpoint.", 405)
-        try:
-            return handler(request, workspace_name, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - every error becomes MLflow's JSON
-            return error_response(exc)
-
-    return view
+def dispatch(request: HttpRequest, methods: dict[str, str], workspace_name: str, **kwargs):
+    """Run the view named for the request's method (see urls.lazy); every error comes out
+    as MLflow's JSON."""
+    name = methods.get(request.method)
+    if name is None:
+        allowed = ", ".join(sorted(methods))
+        return _error("ENDPOINT_NOT_FOUND", f"Use {allowed} on this endpoint.", 405)
+    try:
+        return globals()[name](request, workspace_name, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - every error becomes MLflow's JSON
+        return error_response(exc)
 
 
 def endpoint(action: Action, *, run_token: bool = False):

@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Sequence
 
 from django.db import transaction
-from mlflow.utils.validation import _validate_param, _validate_tag
 
 from apps.workspaces import permissions
 from apps.workspaces.permissions import Action
@@ -17,7 +16,7 @@ from studio.errors import NotFound, ValidationError
 
 from .. import artifacts
 from ..models import Experiment, Job, LoggedModel
-from .tracking import now_ms
+from .tracking import mlflow_validation, now_ms
 
 STATUSES = {s.value for s in LoggedModel.Status}
 
@@ -60,8 +59,8 @@ def logged_model_create(
         source_job=source_job,
         name=name,
         model_type=model_type,
-        params=_pairs(params, _validate_param, "params"),
-        tags=_pairs(tags, _validate_tag, "tags"),
+        params=_pairs(params, mlflow_validation()._validate_param, "params"),
+        tags=_pairs(tags, mlflow_validation()._validate_tag, "tags"),
         creator=actor.get_username(),
     )
 
@@ -92,7 +91,7 @@ def logged_model_set_tags(
 ) -> LoggedModel:
     _require(actor, model)
     model = _locked(model)
-    model.tags = {**model.tags, **_pairs(tags, _validate_tag, "tags")}
+    model.tags = {**model.tags, **_pairs(tags, mlflow_validation()._validate_tag, "tags")}
     model.updated_ms = now_ms()
     model.save(update_fields=["tags", "updated_ms"])
     return model
@@ -116,7 +115,7 @@ def logged_model_log_params(
     """Add params to a logged model; as for runs, a key keeps its first value."""
     _require(actor, model)
     model = _locked(model)
-    new = _pairs(params, _validate_param, "params")
+    new = _pairs(params, mlflow_validation()._validate_param, "params")
     for key, value in new.items():
         if key in model.params and model.params[key] != value:
             raise ValidationError.for_field(

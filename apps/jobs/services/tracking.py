@@ -19,14 +19,6 @@ from typing import NamedTuple
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from mlflow.utils.validation import (
-    MAX_EXPERIMENT_NAME_LENGTH,
-    _validate_experiment_tag,
-    _validate_metric,
-    _validate_param,
-    _validate_tag,
-    _validate_tag_name,
-)
 
 from apps.workspaces import permissions
 from apps.workspaces.models import Workspace
@@ -46,6 +38,7 @@ from ..models import (
 )
 
 DEFAULT_EXPERIMENT = "Default"
+MAX_EXPERIMENT_NAME = 500  # as MLflow (and Experiment.name)
 RUN_NAME_TAG = "mlflow.runName"
 PARENT_RUN_TAG = "mlflow.parentRunId"
 
@@ -80,6 +73,14 @@ _NOUNS = (
     "garden hat kiwi lamp leaf lemon lion map moon napkin owl pear pepper plum river rocket "
     "sail seal snail spoon star tiger tomato tree yacht"
 ).split()
+
+
+def mlflow_validation():
+    """MLflow's own validation rules (mlflow.utils.validation), imported on first use:
+    importing mlflow takes seconds, which pages that only read jobs should not pay."""
+    from mlflow.utils import validation
+
+    return validation
 
 
 def now_ms() -> int:
@@ -123,8 +124,8 @@ def _experiment_name(name: str) -> str:
     name = (name or "").strip()
     if not name:
         raise ValidationError.for_field("name", "Give the experiment a name.")
-    if len(name) > MAX_EXPERIMENT_NAME_LENGTH:
-        raise ValidationError.for_field("name", f"At most {MAX_EXPERIMENT_NAME_LENGTH} characters.")
+    if len(name) > MAX_EXPERIMENT_NAME:
+        raise ValidationError.for_field("name", f"At most {MAX_EXPERIMENT_NAME} characters.")
     return name
 
 
@@ -151,7 +152,7 @@ def experiment_create(
     _require(actor, workspace)
     name = _experiment_name(name)
     _name_taken(workspace, name)
-    tag_map = _tags_dict(tags, _validate_experiment_tag)
+    tag_map = _tags_dict(tags, mlflow_validation()._validate_experiment_tag)
     try:
         with transaction.atomic():
             return Experiment.objects.create(workspace=workspace, name=name, tags=tag_map)
@@ -185,7 +186,7 @@ def experiment_set_lifecycle(*, actor, experiment: Experiment, stage: str) -> Ex
 @transaction.atomic
 def experiment_set_tag(*, actor, experiment: Experiment, key: str, value: str) -> None:
     _require(actor, experiment.workspace)
-    _validate_experiment_tag(key, value)
+    mlflow_validation()._validate_experiment_tag(key, value)
     locked = Experiment.objects.select_for_update().get(pk=experiment.pk)
     locked.tags = {**locked.tags, key: value}
     locked.save(update_fields=["tags", "updated_at"])
@@ -225,7 +226,7 @@ def run_create(
         raise ValidationError.for_field(
             "experiment_id", f"Experiment {experiment.pk} is deleted: restore it first."
         )
-    tag_map = _tags_dict(tags, _validate_tag)
+    tag_map = _tags_dict(tags, mlflow_validation()._validate_tag)
     name = job_name_generate()
     display = (run_name or tag_map.get(RUN_NAME_TAG) or name)[:500]
     tag_map[RUN_NAME_TAG] = display
@@ -279,7 +280,7 @@ def run_update(
             job.end_time_ms = end_time
             fields.append("end_time_ms")
     if run_name:
-        _validate_tag(RUN_NAME_TAG, run_name)
+        mlflow_validation()._validate_tag(RUN_NAME_TAG, run_name)
         job.display_name = run_name[:500]
         job.tags = {**job.tags, RUN_NAME_TAG: job.display_name}
         fields += ["display_name", "tags"]
@@ -325,7 +326,9 @@ def _validate_metrics(metrics: Sequence[MetricIn]) -> None:
     nan_refused = connection.vendor == "sqlite"
     for i, m in enumerate(metrics):
         if m.key not in seen:  # the name checks are per key; batches repeat few keys
-            _validate_metric(m.key, m.value, m.timestamp, m.step, path=f"metrics[{i}]")
+            mlflow_validation()._validate_metric(
+                m.key, m.value, m.timestamp, m.step, path=f"metrics[{i}]"
+            )
             seen.add(m.key)
         if nan_refused and math.isnan(m.value):
             # SQLite has no NaN: it would store NULL. PostgreSQL keeps NaN as it is.
@@ -373,8 +376,13 @@ def run_log(
     _require(actor, workspace)
     if metrics:
         _validate_metrics(metrics)
-    params = [_validate_param(k, v, path=f"params[{i}]") for i, (k, v) in enumerate(params)]
-    tags = [_validate_tag(k, v, path=f"tags[{i}]") for i, (k, v) in enumerate(tags)]
+    params = [
+        mlflow_validation()._validate_param(k, v, path=f"params[{i}]")
+        for i, (k, v) in enumerate(params)
+    ]
+    tags = [
+        mlflow_validation()._validate_tag(k, v, path=f"tags[{i}]") for i, (k, v) in enumerate(tags)
+    ]
     job = _job_for_logging(workspace, run_id, lock=bool(tags))
     if params:
         _log_params(run_id, [(p.key, p.value) for p in params])
@@ -518,7 +526,7 @@ def _upsert_latest(run_id: uuid.UUID, metrics: Sequence[MetricIn]) -> None:
 @transaction.atomic
 def run_delete_tag(*, actor, job: Job, key: str) -> None:
     _require(actor, job.workspace)
-    _validate_tag_name(key)
+    mlflow_validation()._validate_tag_name(key)
     locked = _job_for_logging(job.workspace, job.pk, lock=True)
     if key not in locked.tags:
         raise NotFound(f"No tag with name: {key} in run with id {job.run_id}")
