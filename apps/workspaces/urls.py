@@ -1,6 +1,7 @@
 from django.urls import path
 
 from .views import compute as compute_views
+from .views import datastores as ds_views
 from .views import secrets as secret_views
 from .views import workspaces as views
 
@@ -18,7 +19,42 @@ urlpatterns = [
     path("w/<str:name>/access/users/", views.member_user_search, name="member-user-search"),
     path("w/<str:name>/access/<str:username>/role/", views.member_update, name="member-update"),
     path("w/<str:name>/access/<str:username>/remove/", views.member_remove, name="member-remove"),
-    path("w/<str:name>/datastores/", views.datastore_list, name="datastore-list"),
+    path("w/<str:name>/datastores/", ds_views.datastore_list, name="datastore-list"),
+    # '-/new/' (as GitLab's '/-/'): no datastore name can clash with it.
+    path("w/<str:name>/datastores/-/new/", ds_views.datastore_create, name="datastore-create"),
+    path("w/<str:name>/datastores/<str:ds>/", ds_views.datastore_detail, name="datastore-detail"),
+    path("w/<str:name>/datastores/<str:ds>/edit/", ds_views.datastore_edit, name="datastore-edit"),
+    path(
+        "w/<str:name>/datastores/<str:ds>/set-default/",
+        ds_views.datastore_set_default,
+        name="datastore-set-default",
+    ),
+    path(
+        "w/<str:name>/datastores/<str:ds>/delete/",
+        ds_views.datastore_delete,
+        name="datastore-delete",
+    ),
+    path(
+        "w/<str:name>/datastores/<str:ds>/upload/",
+        ds_views.datastore_upload,
+        name="datastore-upload",
+    ),
+    path(
+        "w/<str:name>/datastores/<str:ds>/download/",
+        ds_views.datastore_download,
+        name="datastore-download",
+    ),
+    path(
+        "w/<str:name>/datastores/<str:ds>/preview/",
+        ds_views.datastore_preview,
+        name="datastore-preview",
+    ),
+    path("w/<str:name>/datastores/<str:ds>/raw/", ds_views.datastore_raw, name="datastore-raw"),
+    path(
+        "w/<str:name>/datastores/<str:ds>/delete-file/",
+        ds_views.datastore_file_delete,
+        name="datastore-file-delete",
+    ),
     path("w/<str:name>/secrets/", secret_views.secret_list, name="secret-list"),
     path("w/<str:name>/secrets/set/", secret_views.secret_set, name="secret-set"),
     path(

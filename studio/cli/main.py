@@ -16,6 +16,7 @@ import click
 from .auth import configure, login, logout
 from .common import global_options
 from .compute import compute
+from .datastore import datastore
 from .errors import USAGE, CliError
 from .workspace import workspace
 
@@ -89,6 +90,7 @@ cli.add_command(login)
 cli.add_command(logout)
 cli.add_command(configure)
 cli.add_command(workspace)
+cli.add_command(datastore)
 cli.add_command(compute)
 
 

@@ -73,13 +73,6 @@ HTML = [
         owner_only(302),
     ),
     ("workspaces:member-remove", "post", "/w/churn/access/bob/remove/", None, owner_only(302)),
-    (
-        "workspaces:datastore-list",
-        "get",
-        "/w/churn/datastores/",
-        None,
-        expect(200, compute_operator=403),
-    ),
 ]
 
 API = [
@@ -143,11 +136,4 @@ API = [
         api_expect(403, owner=204),
     ),
     ("api:role-audit-list", "get", "/api/v1/workspaces/churn/role-audit/", None, api_expect(200)),
-    (
-        "api:datastore-list",
-        "get",
-        "/api/v1/workspaces/churn/datastores/",
-        None,
-        api_expect(200, compute_operator=403),
-    ),
 ]

@@ -1,11 +1,11 @@
-"""API shapes for workspaces, members, the role audit, datastores and tokens."""
+"""API shapes for workspaces, members, the role audit and tokens (datastores: datastores.py)."""
 
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from ..models import ApiToken, Datastore, Membership, Role, RoleAuditEntry, Workspace
+from ..models import ApiToken, Membership, Role, RoleAuditEntry, Workspace
 
 
 class WorkspaceOutputSerializer(serializers.ModelSerializer):
@@ -75,12 +75,6 @@ class RoleAuditOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = RoleAuditEntry
         fields = ["actor", "action", "user", "old_role", "new_role", "created_at"]
-
-
-class DatastoreOutputSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Datastore
-        fields = ["id", "name", "type", "description", "is_default", "created_at"]
 
 
 class TokenOutputSerializer(serializers.ModelSerializer):

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from . import compute as compute_api
-from . import secrets, views
+from . import datastores, secrets, views
 
 workspaces = views.WorkspaceViewSet.as_view({"get": "list", "post": "create"})
 workspace = views.WorkspaceViewSet.as_view(
@@ -31,8 +31,28 @@ urlpatterns = [
     ),
     path(
         "workspaces/<str:workspace_name>/datastores/",
-        views.DatastoreViewSet.as_view({"get": "list"}),
+        datastores.DatastoreListView.as_view(),
         name="datastore-list",
+    ),
+    path(
+        "workspaces/<str:workspace_name>/datastores/<str:name>/",
+        datastores.DatastoreDetailView.as_view(),
+        name="datastore-detail",
+    ),
+    path(
+        "workspaces/<str:workspace_name>/datastores/<str:name>/set-default/",
+        datastores.DatastoreSetDefaultView.as_view(),
+        name="datastore-set-default",
+    ),
+    path(
+        "workspaces/<str:workspace_name>/datastores/<str:name>/files/",
+        datastores.DatastoreFileListView.as_view(),
+        name="datastore-file-list",
+    ),
+    path(
+        "workspaces/<str:workspace_name>/datastores/<str:name>/files/content",
+        datastores.DatastoreFileContentView.as_view(),
+        name="datastore-file-content",
     ),
     path(
         "workspaces/<str:workspace_name>/secrets/",

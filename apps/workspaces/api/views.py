@@ -136,14 +136,6 @@ class RoleAuditViewSet(viewsets.ViewSet):
         return paginated(self, qs, s.RoleAuditOutputSerializer, ordering=("-created_at", "-id"))
 
 
-class DatastoreViewSet(viewsets.ViewSet):
-    @extend_schema(responses=s.DatastoreOutputSerializer(many=True))
-    def list(self, request, workspace_name=None):
-        workspace = selectors.workspace_get(actor=request.user, name=workspace_name)
-        qs = selectors.datastore_list(actor=request.user, workspace=workspace)
-        return paginated(self, qs, s.DatastoreOutputSerializer, ordering="name")
-
-
 class TokenViewSet(viewsets.ViewSet):
     @extend_schema(responses=s.TokenOutputSerializer(many=True))
     def list(self, request):

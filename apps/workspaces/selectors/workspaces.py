@@ -1,4 +1,4 @@
-"""Reads of workspaces, members, datastores and tokens, always scoped by permissions."""
+"""Reads of workspaces, members and tokens, always scoped by permissions."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.db.models import Count, F, QuerySet
 from studio.errors import NotFound
 
 from .. import permissions
-from ..models import ApiToken, Datastore, Membership, RoleAuditEntry, Workspace
+from ..models import ApiToken, Membership, RoleAuditEntry, Workspace
 from ..permissions import Action
 
 User = get_user_model()
@@ -55,11 +55,6 @@ def role_audit_list(*, actor, workspace: Workspace) -> QuerySet[RoleAuditEntry]:
     return RoleAuditEntry.objects.filter(workspace=workspace).order_by("-created_at", "-id")
 
 
-def datastore_list(*, actor, workspace: Workspace) -> QuerySet[Datastore]:
-    permissions.require(actor, Action.DATASTORE_VIEW, workspace)
-    return Datastore.objects.filter(workspace=workspace).order_by("-is_default", "name")
-
-
 def workspace_counts(*, workspace: Workspace) -> dict[str, int]:
     """Small figures for the workspace home page."""
     agg = Workspace.objects.filter(pk=workspace.pk).aggregate(
@@ -90,7 +85,6 @@ def user_search(*, actor, workspace: Workspace, query: str, limit: int = 10) -> 
 
 
 __all__ = [
-    "datastore_list",
     "member_get",
     "member_list",
     "role_audit_list",

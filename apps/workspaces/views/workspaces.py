@@ -20,6 +20,7 @@ from studio.htmx import HtmxHttpRequest, is_partial, vary_on_htmx
 
 from .. import forms, permissions, selectors, services
 from ..permissions import Action
+from ..selectors import datastores as datastore_selectors
 
 
 def workspace_view(action: Action = Action.WORKSPACE_VIEW):
@@ -104,7 +105,9 @@ def workspace_create(request: HtmxHttpRequest):
 def workspace_home(request, workspace):
     context = {"counts": selectors.workspace_counts(workspace=workspace)}
     if permissions.can(request.user, Action.DATASTORE_VIEW, workspace):
-        context["datastores"] = selectors.datastore_list(actor=request.user, workspace=workspace)
+        context["datastores"] = datastore_selectors.datastore_list(
+            actor=request.user, workspace=workspace
+        )
     return render(request, "workspaces/workspace_home.html", context)
 
 
@@ -242,13 +245,6 @@ def member_user_search(request, workspace):
         actor=request.user, workspace=workspace, query=request.GET.get("user", "")
     )
     return render(request, "workspaces/_user_options.html", {"users": users})
-
-
-@workspace_view(Action.DATASTORE_VIEW)
-@require_GET
-def datastore_list(request, workspace):
-    datastores = selectors.datastore_list(actor=request.user, workspace=workspace)
-    return render(request, "workspaces/datastore_list.html", {"datastores": datastores})
 
 
 @login_required
