@@ -106,7 +106,10 @@ class _LocalFolder:
         target = self._full(rel)
         if target.is_dir():
             raise ValidationError.for_field("path", f"'{rel}' is a folder.")
-        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise ValidationError.for_field("path", f"A part of '{rel}' is a file.") from None
         self._full(rel)  # again: a link may have been met while making the folders
         temp = target.with_name(f"{self.TEMP_PREFIX}{uuid.uuid4().hex}")
         try:

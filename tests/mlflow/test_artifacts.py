@@ -134,6 +134,13 @@ def test_a_50_mb_artifact_streams_up_and_down_in_flat_memory(live_server, owner,
     assert download_peak < 8 * 2**20, download_peak
 
 
+def test_an_upload_needs_a_file_name_below_the_artifacts_and_no_file_in_its_way(api, run):
+    root = f"{run.experiment_id}/{run.run_id}/artifacts"
+    assert error_of(put(api, root, b"x")) == (400, "INVALID_PARAMETER_VALUE")
+    assert put(api, f"{root}/a.txt", b"x").status_code == 200
+    assert error_of(put(api, f"{root}/a.txt/b.txt", b"x")) == (400, "INVALID_PARAMETER_VALUE")
+
+
 def test_an_empty_upload_makes_an_empty_file(api, run, workspace):
     root = f"{run.experiment_id}/{run.run_id}/artifacts"
     assert put(api, f"{root}/empty", b"").status_code == 200

@@ -582,11 +582,13 @@ ARTIFACT_PATHS = (
 )
 
 
-def _artifact_path(caller: Caller, path: str | None) -> str:
+def _artifact_path(caller: Caller, path: str | None, *, file: bool = False) -> str:
     """The cleaned path after checking it is under a run's or a logged model's artifacts
-    in this workspace, and within a run token's scope."""
+    in this workspace (strictly below, for a `file`), and within a run token's scope."""
     rel = artifacts.clean(path)
     parts = rel.split("/")
+    if file and len(parts) < (5 if len(parts) > 1 and parts[1] == "models" else 4):
+        raise ValidationError.for_field("path", f"Give a file name under {ARTIFACT_PATHS}")
     if len(parts) >= 4 and parts[0].isdigit() and parts[1] == "models" and parts[3] == "artifacts":
         model = LoggedModel.objects.filter(
             model_id=parts[2], experiment_id=int(parts[0]), experiment__workspace=caller.workspace
@@ -632,7 +634,7 @@ def artifact_download(request, caller, artifact_path):
 @endpoint(RUN, run_token=True)
 def artifact_upload(request, caller, artifact_path):
     """Stream the raw body into the store, 1 MiB at a time (never `request.body`)."""
-    rel = _artifact_path(caller, artifact_path)
+    rel = _artifact_path(caller, artifact_path, file=True)
     artifacts.put_stream(caller.workspace, rel, request)
     return protos.respond()
 
