@@ -24,5 +24,6 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),
+    path("mlflow/<str:workspace_name>/", include("apps.jobs.mlflow.urls")),
     path("", include("apps.workspaces.urls")),
 ]
