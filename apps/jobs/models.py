@@ -79,7 +79,9 @@ class Job(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="jobs")
-    experiment = models.ForeignKey(Experiment, on_delete=models.PROTECT, related_name="jobs")
+    # Experiments are only ever soft-deleted (lifecycle_stage); a hard delete comes with the
+    # workspace, which takes its jobs along.
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="jobs")
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
     )

@@ -241,3 +241,18 @@ def test_a_run_scoped_token_is_not_a_personal_token(owner):
     ApiToken.objects.filter(pk=token.pk).update(scope_job_id=uuid.uuid4())
     assert services.token_authenticate(raw=raw) is None
     assert services.token_lookup(raw=raw).scope_job_id is not None
+
+
+def test_delete_is_refused_while_jobs_run_and_names_them(owner, workspace):
+    from apps.jobs.models import Experiment, Job
+
+    experiment = Experiment.objects.create(workspace=workspace, name="Default")
+    Job.objects.create(workspace=workspace, experiment=experiment, name="train-1", status="Running")
+    Job.objects.create(workspace=workspace, experiment=experiment, name="old", status="Completed")
+    with pytest.raises(Conflict) as err:
+        services.workspace_delete(actor=owner, workspace=workspace)
+    assert "train-1" in err.value.message and "old" not in err.value.message
+    assert Workspace.objects.filter(pk=workspace.pk).exists()
+    Job.objects.filter(name="train-1").update(status="Canceled")
+    services.workspace_delete(actor=owner, workspace=workspace)
+    assert not Workspace.objects.filter(pk=workspace.pk).exists()

@@ -190,13 +190,31 @@ def workspace_update(*, actor, workspace: Workspace, **changes: Any) -> Workspac
     return workspace
 
 
+def _running_job_names(workspace: Workspace) -> list[str]:
+    """Names of the workspace's jobs that have not ended (MLflow runs from laptops included)."""
+    from apps.jobs.models import Job  # jobs depend on workspaces, not the other way round
+
+    return list(
+        Job.objects.filter(workspace=workspace)
+        .exclude(status__in=Job.TERMINAL)
+        .order_by("created_at")
+        .values_list("name", flat=True)
+    )
+
+
 def workspace_delete(*, actor, workspace: Workspace) -> None:
     """Delete a workspace. Its files are moved to STUDIO_HOME/trash, not destroyed, so an
     admin can still recover what its users uploaded."""
     permissions.require(actor, Action.WORKSPACE_DELETE, workspace)
     with transaction.atomic():
         locked = Workspace.objects.select_for_update().get(pk=workspace.pk)
-        # Refusing while jobs run needs jobs: that check arrives with them (issue #5).
+        running = _running_job_names(locked)
+        if running:
+            raise Conflict(
+                f"Workspace '{locked.name}' has jobs that are still running: "
+                f"{', '.join(running[:10])}{' …' if len(running) > 10 else ''}. Cancel them first.",
+                fields={"jobs": running[:100]},
+            )
         root = workspace_storage_root(locked)
         trash = settings.STUDIO_HOME / "trash" / f"{locked.name}-{locked.id}"
         locked.delete()
