@@ -4,28 +4,21 @@ Runs' and logged models' files live in the workspace's `workspaceartifactstore` 
 at the paths the MLflow client sees after `mlflow-artifacts:/`:
 `<experiment id>/<run id>/artifacts/<path>` and `<experiment id>/models/<model id>/artifacts/<path>`.
 
-Every MLflow view goes through `put_stream`, `open`, `list`, `exists` and `delete` here, and
-nothing else in the jobs app touches artifact files. `_store()` is the one place that picks
-the implementation. Today it is `_LocalFolder`, the datastore's folder on the server's disk
-(the built-in datastores are local folders under STUDIO_HOME). The shared storage layer
-(`apps.workspaces.storage.open_store`, for local, Azure Blob and S3 datastores alike) offers
-the same operations; once it is in, `_store()` returns `storage.open_store(datastore)` and
-`list`/`delete` below follow its paged `ls(cursor=)` and `delete(recursive=True)`.
+Every MLflow view goes through `put_stream`, `open`, `list`, `exists`, `is_file` and `delete`
+here, and nothing else in the jobs app touches artifact files. They stand on the shared
+storage layer (`apps.workspaces.storage`), so the artifact datastore may be a local folder
+(the default), an Azure Blob container or an S3 bucket; `_store()` is the one place that
+opens it. Files are streamed both ways, CHUNK bytes at a time.
 """
 
 from __future__ import annotations
 
-import os
 import posixpath
-import shutil
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO
 
-from django.conf import settings
-
+from apps.workspaces import storage
 from apps.workspaces.models import Datastore, Workspace
 from studio.errors import NotFound, ValidationError
 
@@ -48,109 +41,19 @@ def clean(path: str | None, *, field: str = "path") -> str:
     text = "" if path is None else str(path)
     if text.startswith("/"):
         raise ValidationError.for_field(field, "Absolute paths are not allowed.")
-    if "\\" in text or any(ord(ch) < 32 for ch in text):
-        raise ValidationError.for_field(field, "Control characters and '\\' are not allowed.")
-    parts = [p for p in text.split("/") if p not in ("", ".")]
-    if ".." in parts:
-        raise ValidationError.for_field(field, "'..' is not allowed: paths stay in the store.")
-    if len(text) > 1024 or any(len(p.encode()) > 255 for p in parts):
-        raise ValidationError.for_field(field, "Path too long.")
-    return "/".join(parts)
+    return storage.clean_path(text, field=field)
 
 
-@dataclass(frozen=True)
-class _Stat:
-    name: str
-    is_dir: bool
-    size: int | None
-
-
-class _LocalFolder:
-    """A local datastore's folder: the subset of the storage layer's Store that artifacts
-    use (stat, ls, open_read, write_stream, exists, delete), on paths already cleaned."""
-
-    TEMP_PREFIX = ".studio-upload-"
-
-    def __init__(self, root: Path):
-        self.root = root
-
-    def _full(self, rel: str) -> Path:
-        full = self.root / rel if rel else self.root
-        real_root = os.path.realpath(self.root)
-        real = os.path.realpath(full)
-        if real != real_root and not real.startswith(real_root + os.sep):
-            raise ValidationError.for_field("path", f"'{rel}' leads out of the store.")
-        return full
-
-    def stat(self, rel: str) -> _Stat:
-        full = self._full(rel)
-        if not full.exists():
-            raise NotFound(f"No artifact at '{rel}'.")
-        is_dir = full.is_dir()
-        return _Stat(full.name, is_dir, None if is_dir else full.stat().st_size)
-
-    def ls(self, rel: str) -> Iterator[_Stat]:
-        with os.scandir(self._full(rel)) as it:
-            for e in sorted(it, key=lambda e: e.name):
-                if not e.name.startswith(self.TEMP_PREFIX):
-                    is_dir = e.is_dir()
-                    yield _Stat(e.name, is_dir, None if is_dir else e.stat().st_size)
-
-    def open_read(self, rel: str) -> IO[bytes]:
-        entry = self.stat(rel)
-        if entry.is_dir:
-            raise ValidationError.for_field("path", f"'{rel}' is a folder, not a file.")
-        return self._full(rel).open("rb")
-
-    def write_stream(self, rel: str, readable: IO[bytes], *, chunk_size: int) -> None:
-        target = self._full(rel)
-        if target.is_dir():
-            raise ValidationError.for_field("path", f"'{rel}' is a folder.")
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError):
-            raise ValidationError.for_field("path", f"A part of '{rel}' is a file.") from None
-        self._full(rel)  # again: a link may have been met while making the folders
-        temp = target.with_name(f"{self.TEMP_PREFIX}{uuid.uuid4().hex}")
-        try:
-            with temp.open("wb") as out:
-                while chunk := readable.read(chunk_size):
-                    out.write(chunk)
-            os.replace(temp, target)
-        finally:
-            temp.unlink(missing_ok=True)
-
-    def exists(self, rel: str) -> bool:
-        return self._full(rel).exists()
-
-    def delete(self, rel: str) -> None:
-        full = self._full(rel)
-        if full.is_dir():
-            shutil.rmtree(full)
-        elif full.exists():
-            full.unlink()
-        else:
-            raise NotFound(f"No artifact at '{rel}'.")
-
-
-def _local_root(datastore: Datastore) -> Path:
-    config = datastore.config or {}
-    raw = str(config.get("path") or "")
-    if config.get("relative_to") == "STUDIO_HOME":
-        return Path(settings.STUDIO_HOME).resolve() / raw
-    return Path(raw)
-
-
-def _store(workspace: Workspace) -> _LocalFolder:
-    """The artifact datastore of the workspace: THE switch point of the implementation."""
-    datastore = Datastore.objects.filter(workspace=workspace, name=ARTIFACT_DATASTORE).first()
+def _store(workspace: Workspace) -> storage.Store:
+    """The workspace's artifact datastore, opened through the storage layer."""
+    datastore = (
+        Datastore.objects.select_related("workspace")
+        .filter(workspace=workspace, name=ARTIFACT_DATASTORE)
+        .first()
+    )
     if datastore is None:
         raise NotFound(f"Workspace '{workspace.name}' has no '{ARTIFACT_DATASTORE}' datastore.")
-    if datastore.type != Datastore.Type.LOCAL:
-        raise ValidationError.for_field(
-            "datastore", f"'{ARTIFACT_DATASTORE}' must be a local folder for MLflow artifacts."
-        )
-    return _LocalFolder(_local_root(datastore))
+    return storage.open_store(datastore)
 
 
 def put_stream(workspace: Workspace, path: str, readable: IO[bytes]) -> None:
@@ -159,13 +62,31 @@ def put_stream(workspace: Workspace, path: str, readable: IO[bytes]) -> None:
     rel = clean(path)
     if not rel:
         raise ValidationError.for_field("path", "Give a file name.")
-    _store(workspace).write_stream(rel, readable, chunk_size=CHUNK)
+    store = _store(workspace)
+    parent = posixpath.dirname(rel)
+    if parent:
+        try:
+            in_the_way = not store.stat(parent).is_dir
+        except NotFound:
+            in_the_way = False
+        if in_the_way:
+            raise ValidationError.for_field("path", f"'{parent}' is a file, not a folder.")
+    store.write_stream(rel, readable, chunk_size=CHUNK)
 
 
 def open(workspace: Workspace, path: str) -> IO[bytes]:  # noqa: A001 - the adapter's verb
     """A binary file object reading the artifact (NotFound if it does not exist,
     ValidationError if it is a folder)."""
     return _store(workspace).open_read(clean(path))
+
+
+def _entries(store: storage.Store, rel: str) -> Iterator[storage.Entry]:
+    cursor = None
+    while True:
+        page, cursor = store.ls(rel, cursor=cursor, limit=1000)
+        yield from page
+        if not cursor:
+            return
 
 
 def list(workspace: Workspace, path: str) -> list[ArtifactEntry]:  # noqa: A001
@@ -181,7 +102,7 @@ def list(workspace: Workspace, path: str) -> list[ArtifactEntry]:  # noqa: A001
         return [ArtifactEntry(path=posixpath.basename(rel), is_dir=False, size=entry.size)]
     return [
         ArtifactEntry(path=e.name, is_dir=e.is_dir, size=None if e.is_dir else e.size)
-        for e in store.ls(rel)
+        for e in _entries(store, rel)
     ]
 
 
@@ -202,4 +123,4 @@ def delete(workspace: Workspace, path: str) -> None:
     rel = clean(path)
     if not rel:
         raise ValidationError.for_field("path", "The artifact root cannot be deleted.")
-    _store(workspace).delete(rel)
+    _store(workspace).delete(rel, recursive=True)
