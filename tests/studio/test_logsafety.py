@@ -23,5 +23,7 @@ def test_urllib3_debug_lines_are_masked_at_any_level(caplog):
     logging.getLogger("urllib3.connectionpool").debug(
         '%s://%s:%s "%s %s %s" %s %s', "http", "h", 1, "GET", "/c?sig=TOPSECRET", "HTTP/1.1", 200, 0
     )
+    # Masked by our filter (sig=REDACTED), or first by mlflow's own urllib3 filter when mlflow
+    # was imported in this process (sig=[REDACTED]): either way the secret is gone.
     assert "TOPSECRET" not in caplog.text
-    assert "sig=REDACTED" in caplog.text
+    assert "REDACTED" in caplog.text
