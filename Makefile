@@ -31,6 +31,7 @@ services:
 	scripts/services.sh
 
 run: setup
+	scripts/base-image.sh --optional
 	@echo "==> starting web (http://$${STUDIO_BIND:-127.0.0.1}:$${STUDIO_PORT:-8000}), worker and beat; Ctrl-C stops them"
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" exec $(VENV)/bin/honcho start -f Procfile
 
