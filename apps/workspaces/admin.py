@@ -3,7 +3,7 @@ workspaces and memberships)."""
 
 from django.contrib import admin
 
-from .models import ApiToken, Membership, RoleAuditEntry, VmSize, Workspace
+from .models import ApiToken, Membership, RoleAuditEntry, UserAuditEntry, VmSize, Workspace
 
 
 class MembershipInline(admin.TabularInline):
@@ -37,6 +37,19 @@ class RoleAuditEntryAdmin(admin.ModelAdmin):
         "created_at",
     )
     list_filter = ("action",)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(UserAuditEntry)
+class UserAuditEntryAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "actor_username", "action", "subject_username", "fields")
+    list_filter = ("action",)
+    search_fields = ("actor_username", "subject_username")
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False

@@ -122,6 +122,56 @@ class RoleAuditEntry(models.Model):
         return f"changed {self.subject_username} from {self.old_role} to {self.new_role}"
 
 
+class UserAuditEntry(models.Model):
+    """Who changed which user account, how, and when: one row per change, written by
+    services/users.py in the same transaction. Names are copied so the row outlives both
+    accounts. Never holds a password: a reset is recorded as the action alone."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", "created"
+        DEACTIVATED = "deactivated", "deactivated"
+        REACTIVATED = "reactivated", "reactivated"
+        STAFF_GRANTED = "staff_granted", "staff granted"
+        STAFF_REVOKED = "staff_revoked", "staff revoked"
+        PASSWORD_RESET = "password_reset", "password reset"
+        UPDATED = "updated", "updated"
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_username = models.CharField(max_length=150)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="account_audit"
+    )
+    subject_username = models.CharField(max_length=150)
+    action = models.CharField(max_length=20, choices=Action.choices)
+    # The names (never the values) of the fields changed ("updated") or given ("created").
+    fields = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.actor_username} {self.action} {self.subject_username}"
+
+    @property
+    def summary(self) -> str:
+        named = ", ".join(f.replace("_", " ") for f in self.fields)
+        if self.action == self.Action.CREATED:
+            return f"created the account ({named})" if named else "created the account"
+        if self.action == self.Action.UPDATED:
+            return f"changed {named}"
+        return {
+            self.Action.DEACTIVATED: "deactivated the account",
+            self.Action.REACTIVATED: "reactivated the account",
+            self.Action.STAFF_GRANTED: "made them staff",
+            self.Action.STAFF_REVOKED: "removed their staff flag",
+            self.Action.PASSWORD_RESET: "reset the password",
+        }.get(self.action, self.action)
+
+
 class Datastore(models.Model):
     """A named place where a workspace keeps files: a local folder (the four defaults), an
     Azure Blob container or an S3 bucket. Credentials are encrypted with the workspace's

@@ -147,3 +147,16 @@ def visible(queryset: QuerySet, user, action: Action | str = Action.WORKSPACE_VI
 def actions_for(user, workspace: Workspace) -> frozenset[Action]:
     role = role_of(user, workspace)
     return ROLE_ACTIONS[role] if role else frozenset()
+
+
+def is_staff(user) -> bool:
+    """Staff manage the studio's user accounts; this is a flag of the account, not a role
+    in any workspace."""
+    return bool(user is not None and user.is_authenticated and user.is_active and user.is_staff)
+
+
+def require_staff(user) -> None:
+    """Raise NotFound unless the user is active staff: to everyone else, the user
+    management pages and endpoints do not exist."""
+    if not is_staff(user):
+        raise NotFound("Not found.")

@@ -5,6 +5,12 @@ it starts a job and `node_release` when the job ends; the periodic task `compute
 calls `scale_down_idle`. A node is one job slot: a compute never holds more than
 `max_instances` non-leaving nodes, because every acquisition counts them while holding a row
 lock on the compute (`select_for_update`), so concurrent workers queue up on that lock.
+
+The queue of a compute is strict FIFO: under the same lock, a Queued job takes a node only
+while fewer waiting jobs are ahead of it (by `queued_at`, then id) than there are free nodes,
+so "#1 in the queue" is really the next to run whichever runner asks first. `waiting_jobs`
+is that queue; `queue_heads` the jobs that may take the free nodes now (the jobs app sends
+their run tasks when a node is freed).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from collections.abc import Iterable
 
 from croniter import croniter
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from studio.errors import Conflict, PermissionDenied
@@ -77,12 +84,66 @@ def _check_instance(compute: Compute, user) -> None:
         )
 
 
+def waiting_jobs(compute: Compute):
+    """The compute's queue, first first: its Queued jobs that hold no node yet, by
+    `queued_at` then id. On an instance assigned to a user, only that user's jobs (the
+    others fail as soon as their runner looks, so they never hold the queue up)."""
+    from apps.jobs.models import Job
+
+    holding = ComputeNode.objects.filter(compute_id=compute.pk, job_id__isnull=False)
+    jobs = (
+        Job.objects.filter(compute_id=compute.pk, status=Job.Status.QUEUED)
+        .exclude(type=Job.Type.PIPELINE)
+        .exclude(queued_at__isnull=True)
+        .exclude(pk__in=holding.values("job_id"))
+    )
+    if compute.type == Compute.Type.COMPUTEINSTANCE and compute.assigned_user_id is not None:
+        jobs = jobs.filter(created_by_id=compute.assigned_user_id)
+    return jobs.order_by("queued_at", "pk")
+
+
+def jobs_ahead(compute: Compute, job_id: uuid.UUID) -> int:
+    """How many waiting jobs are ahead of this one in its compute's queue (0 for a job that
+    is not waiting in it)."""
+    from apps.jobs.models import Job
+
+    row = (
+        Job.objects.filter(pk=job_id, compute_id=compute.pk, status=Job.Status.QUEUED)
+        .values("queued_at")
+        .first()
+    )
+    if row is None or row["queued_at"] is None:
+        return 0
+    at = row["queued_at"]
+    return (
+        waiting_jobs(compute).filter(Q(queued_at__lt=at) | Q(queued_at=at, pk__lt=job_id)).count()
+    )
+
+
+def free_nodes(compute: Compute) -> int:
+    """Job slots free right now: idle nodes plus the nodes it may still add."""
+    idle = ComputeNode.objects.filter(compute=compute, state=ComputeNode.State.IDLE).count()
+    if compute.type == Compute.Type.COMPUTEINSTANCE and compute.state != Compute.State.RUNNING:
+        return 0
+    return idle + max(0, compute.max_instances - _active_count(compute))
+
+
+def queue_heads(compute: Compute) -> list:
+    """The waiting jobs that may take a node now: as many from the head of the queue as
+    there are free nodes (a hint read without the lock; node_acquire decides)."""
+    free = free_nodes(compute)
+    if free <= 0:
+        return []
+    return list(waiting_jobs(compute).only("pk", "compute_id")[:free])
+
+
 def node_acquire(
     *, compute: Compute, job_id: uuid.UUID, worker: str, user=None
 ) -> ComputeNode | None:
     """Give the job a node of the compute: an idle one, else a new one (a scale-up) while
-    fewer than `max_instances` nodes exist. None when the compute is full: the caller puts
-    the job back in the queue and shows it Queued.
+    fewer than `max_instances` nodes exist. None when the compute is full, or when the jobs
+    queued before this one take every free node (strict FIFO, checked under the compute's
+    row lock so two runners cannot both pass): the caller leaves the job Queued.
 
     Acquiring again for a job that already holds a node returns that node (a redelivered
     task must not take a second slot).
@@ -97,6 +158,8 @@ def node_acquire(
         held = ComputeNode.objects.filter(compute=locked, job_id=job_id).first()
         if held is not None:
             return held
+        if jobs_ahead(locked, job_id) >= free_nodes(locked):
+            return None
         now = timezone.now()
         node = (
             ComputeNode.objects.filter(compute=locked, state=ComputeNode.State.IDLE)
@@ -139,12 +202,16 @@ def node_release(*, compute: Compute, job_id: uuid.UUID) -> ComputeNode | None:
 
 
 def active_jobs_on(compute: Compute) -> list[str]:
-    """The jobs holding busy nodes of the compute. Until jobs have names (the Jobs issue),
-    a job is named by its id."""
+    """The names of the jobs holding busy nodes of the compute (a node whose job row is
+    gone is named by the job's id)."""
+    from apps.jobs.models import Job
+
     ids = ComputeNode.objects.filter(compute=compute, state=ComputeNode.State.BUSY).values_list(
         "job_id", flat=True
     )
-    return [str(job_id) for job_id in ids if job_id is not None]
+    ids = [job_id for job_id in ids if job_id is not None]
+    names = dict(Job.objects.filter(pk__in=ids).values_list("pk", "name"))
+    return [names.get(job_id, str(job_id)) for job_id in ids]
 
 
 def ensure_min_nodes(compute: Compute) -> int:

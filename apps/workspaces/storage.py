@@ -11,7 +11,8 @@ bucket), with:
 - `open_write(path)` and `write_stream(path, fileobj)` to stream one in, never holding more
   than a block (8 MiB) in memory: a temporary name then a rename for local folders, a block
   or multipart upload (committed only at the end, aborted on failure) for Azure and S3;
-- `stat`, `exists`, `delete`, and `check()`, which proves the location is reachable with the
+- `stat`, `exists`, `delete`, `move` (a file to another path of the same datastore), and
+  `check()`, which proves the location is reachable with the
   credentials before a datastore is saved.
 
 Paths are relative, '/'-separated, and may not leave the root (`..` is refused). Errors come
@@ -40,7 +41,9 @@ import json
 import logging
 import os
 import re
+import time
 import uuid
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -65,6 +68,7 @@ READ_CHUNK = 2**20  # what iter_bytes yields at a time
 MAX_S3_PARTS = 9_000  # S3 allows 10,000 parts; keep a margin
 MAX_AZURE_BLOCKS = 45_000  # Azure allows 50,000 blocks
 CHECK_TIMEOUT = 10  # seconds for the connection test
+MOVE_TIMEOUT = 3600  # seconds an Azure server-side copy (a move) may stay pending
 UPLOAD_PREFIX = ".studio-upload-"  # temporary names of local uploads, hidden from listings
 LOCAL_ROOTS_ENV = "STUDIO_LOCAL_DATASTORE_ROOTS"
 
@@ -249,6 +253,26 @@ class Upload:
             self.abort()
 
 
+class _ZipSink(io.RawIOBase):
+    """Where zipfile writes a streamed zip: bytes wait here until the generator hands them
+    out. Not seekable, so zipfile writes data descriptors and never seeks back."""
+
+    def __init__(self):
+        super().__init__()
+        self.parts: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        data, self.parts = b"".join(self.parts), []
+        return data
+
+
 class Store:
     """One datastore's files, relative to its root. Subclasses give the filesystem."""
 
@@ -309,10 +333,11 @@ class Store:
         return self.fs.ls(self._full(rel), detail=True)
 
     def ls(
-        self, path: str = "", *, cursor: str | None = None, limit: int = 100
+        self, path: str = "", *, cursor: str | None = None, limit: int = 100, hidden: bool = False
     ) -> tuple[list[Entry], str | None]:
         """One page of a folder: folders first, then files, each by name; and the cursor
-        of the next page (None on the last). A local datastore's missing folder is empty."""
+        of the next page (None on the last). A local datastore's missing folder is empty.
+        Names of unfinished uploads (UPLOAD_PREFIX) are left out unless `hidden`."""
         rel = clean_path(path)
         limit = max(1, min(int(limit), 1000))
         after = _decode_cursor(cursor) if cursor else None
@@ -335,7 +360,7 @@ class Store:
                     raise ValidationError.for_field("path", f"'{rel}' is a file, not a folder.")
                 continue
             entry = self._entry(info)
-            if entry.name and not entry.name.startswith(UPLOAD_PREFIX):
+            if entry.name and (hidden or not entry.name.startswith(UPLOAD_PREFIX)):
                 entries.append(entry)
         entries.sort(key=_sort_key)
         if after is not None:
@@ -343,6 +368,58 @@ class Store:
         page = entries[:limit]
         more = len(entries) > limit
         return page, (_encode_cursor(page[-1]) if more and page else None)
+
+    def entries(self, path: str = "", *, hidden: bool = False) -> Iterator[Entry]:
+        """Every entry of one folder, page after page (the order of `ls`)."""
+        cursor = None
+        while True:
+            page, cursor = self.ls(path, cursor=cursor, limit=1000, hidden=hidden)
+            yield from page
+            if not cursor:
+                return
+
+    def walk(self, path: str = "") -> Iterator[Entry]:
+        """Every file below a folder, depth first: a folder's files by name, then each of its
+        folders by name. Unfinished-upload names are hidden at the level they stand in only,
+        so walking a staging folder itself yields its files."""
+        stack = [clean_path(path)]
+        while stack:
+            folders = []
+            for entry in self.entries(stack.pop()):
+                if entry.is_dir:
+                    folders.append(entry.path)
+                else:
+                    yield entry
+            stack.extend(reversed(folders))
+
+    def zip_chunks(self, path: str) -> Iterator[bytes]:
+        """A file (under its own name) or a folder's files (under their paths in it) as a
+        zip, produced while it is sent: a chunk of a file at a time, never a whole file in
+        memory and no temporary file. Fixed member times, so the same files give the same
+        bytes."""
+        rel = clean_path(path)
+        entry = self.stat(rel)  # now, so a missing path is an error before the first byte
+        if entry.is_dir:
+            prefix = rel + "/" if rel else ""
+            files = ((e.path, e.path[len(prefix) :]) for e in self.walk(rel))
+        else:
+            files = iter([(rel, entry.name)])
+        return self._zip(files)
+
+    def _zip(self, files: Iterator[tuple[str, str]]) -> Iterator[bytes]:
+        sink = _ZipSink()
+        with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+            for source, name in files:
+                info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                with zf.open(info, "w", force_zip64=True) as out:
+                    for chunk in self.iter_bytes(source):
+                        out.write(chunk)
+                        if sink.parts:
+                            yield sink.take()
+                if sink.parts:
+                    yield sink.take()
+        yield sink.take()
 
     def stat(self, path: str) -> Entry:
         rel = clean_path(path)
@@ -460,6 +537,26 @@ class Store:
         with self._errors(entry.path):
             self.fs.rm(self._full(entry.path), recursive=entry.is_dir)
 
+    def move(self, src: str, dst: str) -> Entry:
+        """Move a file to another path of the same datastore, replacing a file of that name
+        (a rename on a local folder; a server-side copy, then the source deleted, on Azure
+        and S3: the bytes never pass through the studio)."""
+        source = self.stat(src)
+        if source.is_dir or not source.path:
+            raise ValidationError.for_field("path", f"'{source.path}' is a folder, not a file.")
+        target = clean_path(dst)
+        if not target:
+            raise ValidationError.for_field("path", "Give a file name.")
+        with self._errors(target):
+            existing = self._info_or_none(target)
+            if existing is not None and existing.get("type") == "directory":
+                raise ValidationError.for_field("path", f"'{target}' is a folder.")
+            self._move(source.path, target)
+        return self.stat(target)
+
+    def _move(self, src: str, dst: str) -> None:
+        self.fs.mv(self._full(src), self._full(dst))
+
     def check(self) -> None:
         """Prove the location exists and the credentials work; ValidationError naming the
         field at fault otherwise."""
@@ -512,6 +609,11 @@ class LocalStore(Store):
         if rel:
             self._inside(rel)
         super().delete(rel, recursive=recursive)
+
+    def _move(self, src: str, dst: str) -> None:
+        target = Path(self._inside(dst))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self._inside(src), self._inside(dst))
 
     def check(self) -> None:
         root = self.root_path
@@ -576,6 +678,33 @@ class AzureBlobStore(Store):
     def _open_write(self, rel: str, size_hint: int | None) -> Any:
         block = self._block_size(size_hint, MAX_AZURE_BLOCKS)
         return self.fs.open(self._full(rel), "wb", block_size=block)
+
+    def _move(self, src: str, dst: str) -> None:
+        # A blob copy may finish after start_copy_from_url answers (status "pending"):
+        # wait for it before deleting the source, which would abort it.
+        from azure.storage.blob import ContainerClient
+
+        client = ContainerClient.from_connection_string(self._connection, self.container)
+        with client:
+            source = client.get_blob_client(src)
+            target = client.get_blob_client(dst)
+            copy = target.start_copy_from_url(source.url)
+            status, copy_id = copy.get("copy_status"), copy.get("copy_id")
+            deadline = time.monotonic() + MOVE_TIMEOUT
+            while status == "pending":
+                if time.monotonic() > deadline:
+                    with contextlib.suppress(Exception):
+                        target.abort_copy(copy_id)
+                    raise StorageUnavailable(
+                        f"Datastore '{self.name}' failed: copying '{src}' did not finish."
+                    )
+                time.sleep(0.5)
+                status = target.get_blob_properties().copy.status
+            if status != "success":
+                raise StorageUnavailable(
+                    f"Datastore '{self.name}' failed: copying '{src}' ended as {status}."
+                )
+            source.delete_blob()
 
     def check(self) -> None:
         from azure.core.exceptions import HttpResponseError, ServiceRequestError

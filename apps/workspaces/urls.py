@@ -3,6 +3,7 @@ from django.urls import path
 from .views import compute as compute_views
 from .views import datastores as ds_views
 from .views import secrets as secret_views
+from .views import users as user_views
 from .views import workspaces as views
 
 app_name = "workspaces"
@@ -97,5 +98,19 @@ urlpatterns += [
         "w/<str:name>/compute/<str:compute_name>/<str:operation>/",
         compute_views.compute_operate,
         name="compute-operate",
+    ),
+]
+
+# Users (staff only; 404 for everyone else). '-/new/' as for datastores: '-' is a valid user
+# name, but no account page hangs a 'new/' below its name.
+urlpatterns += [
+    path("users/", user_views.user_list, name="user-list"),
+    path("users/-/new/", user_views.user_create, name="user-create"),
+    path("users/<str:username>/", user_views.user_detail, name="user-detail"),
+    path("users/<str:username>/update/", user_views.user_update, name="user-update"),
+    path(
+        "users/<str:username>/reset-password/",
+        user_views.user_password_reset,
+        name="user-password-reset",
     ),
 ]

@@ -105,7 +105,9 @@ def test_a_missing_value_is_422_naming_the_value_field(owner, workspace):
     assert re.search(r'has-error">\s*<label for="id_value">', response.content.decode())
 
 
-def test_replace_value_opens_the_form_with_the_name_and_description_filled_in(owner, workspace, db_password):
+def test_replace_value_opens_the_form_with_the_name_and_description_filled_in(
+    owner, workspace, db_password
+):
     response = client_for(owner).get(f"{PAGE}?name=db-password", **HX)
     body = response.content.decode()
     assert 'id="secret-form" open' in body

@@ -69,6 +69,8 @@ class ComputeOutputSerializer(serializers.ModelSerializer):
     tls = serializers.SerializerMethodField()
     credentials_set = serializers.SerializerMethodField()
     engine = serializers.SerializerMethodField()
+    remote = serializers.SerializerMethodField()
+    studio_url = serializers.SerializerMethodField()
     queue_name = serializers.CharField(read_only=True)
 
     class Meta:
@@ -91,6 +93,8 @@ class ComputeOutputSerializer(serializers.ModelSerializer):
             "tls",
             "credentials_set",
             "engine",
+            "remote",
+            "studio_url",
             "nodes",
             "queue_name",
             "extra",
@@ -123,6 +127,13 @@ class ComputeOutputSerializer(serializers.ModelSerializer):
 
     def get_engine(self, obj) -> dict | None:
         return obj.config.get("engine")
+
+    def get_remote(self, obj) -> bool | None:
+        """Attached: true (files copied in and out), false (shared), null (by the URL)."""
+        return obj.config.get("remote")
+
+    def get_studio_url(self, obj) -> str | None:
+        return obj.config.get("studio_url")
 
 
 class ComputeCreatedOutputSerializer(ComputeOutputSerializer):
@@ -161,6 +172,18 @@ class ComputeInputSerializer(serializers.Serializer):
         required=False, help_text="Attached tcp://: {ca_cert, client_cert, client_key, verify}."
     )
     ssh_private_key = serializers.CharField(required=False, help_text="Attached ssh://: a PEM key.")
+    remote = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        help_text="Attached: copy the job's files to the engine and back (true), share this "
+        "machine's folders (false); null: true for tcp:// and ssh://, false for unix://.",
+    )
+    studio_url = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        help_text="Attached: how jobs on that engine reach the studio, e.g. http://10.0.0.2:8000.",
+    )
 
 
 class ComputeUpdateInputSerializer(ComputeInputSerializer):

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from . import compute as compute_api
-from . import datastores, secrets, views
+from . import datastores, secrets, users, views
 
 workspaces = views.WorkspaceViewSet.as_view({"get": "list", "post": "create"})
 workspace = views.WorkspaceViewSet.as_view(
@@ -101,5 +101,29 @@ urlpatterns += [
         _compute + "events/",
         compute_api.ComputeViewSet.as_view({"get": "events"}),
         name="compute-events",
+    ),
+]
+
+# Users (staff only): /api/v1/users/...
+urlpatterns += [
+    path(
+        "users/",
+        users.UserViewSet.as_view({"get": "list", "post": "create"}),
+        name="user-list",
+    ),
+    path(
+        "users/<str:username>/",
+        users.UserViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
+        name="user-detail",
+    ),
+    path(
+        "users/<str:username>/reset-password/",
+        users.UserViewSet.as_view({"post": "reset_password"}),
+        name="user-reset-password",
+    ),
+    path(
+        "users/<str:username>/audit/",
+        users.UserViewSet.as_view({"get": "audit"}),
+        name="user-audit",
     ),
 ]

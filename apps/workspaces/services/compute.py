@@ -51,8 +51,9 @@ TYPE_FIELDS: dict[str, tuple[str, ...]] = {
     T.AMLCOMPUTE: ("size", *SCALE_FIELDS),
     T.COMPUTEINSTANCE: ("size", "assigned_user", "schedules"),
     T.LOCAL: SCALE_FIELDS,
-    T.ATTACHED: ("url", "tls", "ssh_private_key", "size", *SCALE_FIELDS),
+    T.ATTACHED: ("url", "tls", "ssh_private_key", "remote", "studio_url", "size", *SCALE_FIELDS),
 }
+ENGINE_OPTIONS = ("remote", "studio_url")  # an attached engine's settings kept in its config
 SERVERLESS_FIELDS = ("size", "max_instances", "idle_time_before_scale_down")
 COMMON_FIELDS = ("name", "type", "description", "tags")
 # Fields of Azure's amlCompute / computeInstance schemas that only make sense on Azure.
@@ -303,6 +304,43 @@ def _engine_settings(
     return config, secrets
 
 
+def _engine_options(fields: Mapping[str, Any], config: dict) -> dict:
+    """An attached engine's `remote` (true: copy the job's files in and out; false: the
+    engine sees this machine's files; null: by the URL's scheme) and `studio_url` (how its
+    job containers reach the studio) applied to a copy of its config."""
+    config = dict(config)
+    if "remote" in fields:
+        remote = fields["remote"]
+        if isinstance(remote, str) and remote.strip().lower() in ("true", "false", ""):
+            remote = {"true": True, "false": False, "": None}[remote.strip().lower()]
+        if remote is not None and not isinstance(remote, bool):
+            raise ValidationError.for_field("remote", "Must be true, false or null (automatic).")
+        if remote is None:
+            config.pop("remote", None)
+        else:
+            config["remote"] = remote
+    if "studio_url" in fields:
+        url = str(fields["studio_url"] or "").strip().rstrip("/")
+        if url:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValidationError.for_field(
+                    "studio_url",
+                    "Must be http(s)://host[:port], the address job containers on that engine "
+                    "reach the studio at, e.g. http://10.0.0.2:8000.",
+                )
+            if parts.hostname in ("localhost", "127.0.0.1", "::1"):
+                raise ValidationError.for_field(
+                    "studio_url",
+                    f"{parts.hostname} is the job's own container, not the studio: give an "
+                    "address of the studio's machine that the engine's machine can reach.",
+                )
+            config["studio_url"] = url
+        else:
+            config.pop("studio_url", None)
+    return config
+
+
 def _tls(value: Any, secrets: dict[str, str], scheme: str) -> tuple[dict, dict]:
     secrets = {k: v for k, v in secrets.items() if k not in TLS_KEYS}
     if value in (None, False, {}):
@@ -336,7 +374,11 @@ def _write_secret(folder: Path, name: str, text: str) -> str:
 
 
 def _reason(exc: BaseException) -> str:
+    from apps.jobs.executors.docker import tls_reason
+
     text = str(exc)
+    if tls := tls_reason(text):
+        return f"TLS: {tls}"
     found = re.findall(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
     if found:
         return found[-1].strip()
@@ -389,6 +431,8 @@ def _ssh_tunnel(url: str, secrets: dict, config: dict, folder: Path) -> Iterator
 def _engine(config: dict, secrets: dict) -> Iterator[Any]:
     import docker
 
+    from apps.jobs.executors.docker import engine_client
+
     with tempfile.TemporaryDirectory(prefix="studio-engine-") as tmp:
         folder = Path(tmp)
         url, tls = config["url"], config.get("tls") or {}
@@ -405,7 +449,8 @@ def _engine(config: dict, secrets: dict) -> Iterator[Any]:
                 kwargs["tls"] = docker.tls.TLSConfig(
                     client_cert=cert, ca_cert=files.get("ca_cert"), verify=verify
                 )
-            client = docker.DockerClient(base_url=url, timeout=ENGINE_TIMEOUT, **kwargs)
+            # the engine's own CA even where REQUESTS_CA_BUNDLE is set (see engine_client)
+            client = engine_client(url, kwargs.get("tls"), timeout=ENGINE_TIMEOUT)
             stack.callback(client.close)
             yield client
 
@@ -510,6 +555,7 @@ def compute_create(
     _check_min_max(compute)
     if type_ == T.ATTACHED:
         config, secrets = _engine_settings(fields)
+        config = _engine_options(fields, config)
         _check_engine(config, secrets)
         compute.config, compute.credentials = config, _seal(workspace, secrets)
     _full_clean(compute, exclude=["credentials"], validate_unique=False)
@@ -614,7 +660,11 @@ def compute_update(
     warnings: list[str] = []
     before = _snapshot(compute)
     values = _clean_values(
-        {k: v for k, v in fields.items() if k not in ("url", "tls", "ssh_private_key")},
+        {
+            k: v
+            for k, v in fields.items()
+            if k not in ("url", "tls", "ssh_private_key", *ENGINE_OPTIONS)
+        },
         workspace=compute.workspace,
         warnings=warnings,
     )
@@ -630,6 +680,8 @@ def compute_update(
         config, secrets = _engine_settings(fields, current)
         _check_engine(config, secrets)
         compute.config, compute.credentials = config, _seal(compute.workspace, secrets)
+    if compute.type == T.ATTACHED and set(ENGINE_OPTIONS) & set(fields):
+        compute.config = _engine_options(fields, compute.config)
     compute.extra = {**compute.extra, **extra}
     _full_clean(compute, exclude=["credentials"], validate_unique=False)
     compute.save()
@@ -658,6 +710,8 @@ def _snapshot(compute: Compute) -> dict[str, Any]:
         "idle_time_before_scale_down": compute.idle_time_before_scale_down,
         "schedules": compute.schedules,
         "url": compute.config.get("url"),
+        "remote": compute.config.get("remote"),
+        "studio_url": compute.config.get("studio_url"),
         "credentials": bytes(compute.credentials or b""),
     }
 
@@ -668,7 +722,10 @@ def _describe_changes(before: dict, after: dict) -> str:
         new = after[key]
         if old == new:
             continue
-        if key in ("min_instances", "max_instances", "idle_time_before_scale_down", "size", "url"):
+        if key in (
+            "min_instances", "max_instances", "idle_time_before_scale_down", "size", "url",
+            "remote", "studio_url",
+        ):  # fmt: skip
             parts.append(f"{key} {old} → {new}")
         else:
             parts.append(key)

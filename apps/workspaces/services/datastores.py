@@ -51,10 +51,24 @@ _HOST_SUFFIX_RE = re.compile(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$", re.IGNORECASE)
 
 
 def datastore_in_use(datastore: Datastore) -> list[str]:
-    """What uses the datastore (data and model asset versions, job outputs), as names to show
-    when its deletion is refused. Assets land with issue #4: until then nothing can refer to
-    a datastore, so the list is empty."""
-    return []
+    """What uses the datastore, as names to show when its deletion is refused: data and
+    model versions ("data iris:3"), code snapshots and environment build contexts."""
+    from apps.assets.models import CodeSnapshot, DataVersion, EnvironmentVersion, ModelVersion
+
+    users: list[str] = []
+    for label, model in (("data", DataVersion), ("model", ModelVersion)):
+        rows = model.objects.filter(datastore=datastore).order_by("name", "version")
+        users += [f"{label} {n}:{v}" for n, v in rows.values_list("name", "version")[:20]]
+    envs = EnvironmentVersion.objects.filter(build_context__datastore=datastore)
+    users += [
+        f"environment {n}:{v}"
+        for n, v in envs.order_by("name", "version").values_list("name", "version")[:20]
+    ]
+    snapshots = CodeSnapshot.objects.filter(datastore=datastore).values_list(
+        "content_hash", flat=True
+    )
+    users += [f"code snapshot {h[:12]}" for h in snapshots[:20]]
+    return users
 
 
 # Checking input ----------------------------------------------------------------------------

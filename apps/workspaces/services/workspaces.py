@@ -166,7 +166,20 @@ def workspace_create(
             folder.mkdir(parents=True, exist_ok=True)
 
     transaction.on_commit(_make_folders)
+    transaction.on_commit(lambda: _ensure_builtins(workspace))
     return workspace
+
+
+def _ensure_builtins(workspace: Workspace) -> None:
+    """Queue the Designer's built-in components and sample datasets for the new workspace
+    (apps/designer/builtins.py). A broker that does not answer must not fail the creation:
+    `manage.py ensure_builtins` catches up."""
+    from apps.designer.tasks import ensure_builtins as ensure_builtins_task
+
+    try:
+        ensure_builtins_task.delay(str(workspace.pk))
+    except Exception as exc:
+        log.warning("could not queue the built-ins of workspace %s: %s", workspace.name, exc)
 
 
 @transaction.atomic

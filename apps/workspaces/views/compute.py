@@ -168,7 +168,25 @@ class AttachedForm(ComputeForm, ScaleFields):
     client_cert = _pem_field("TLS client certificate")
     client_key = _pem_field("TLS client key")
     ssh_private_key = _pem_field("SSH private key", "For ssh:// engines. Stored encrypted.")
-    field_order = ["name", "url", "max_instances", "size"]
+    remote = forms.ChoiceField(
+        label="The job's files",
+        required=False,
+        choices=[
+            ("", "Automatic: copied for tcp:// and ssh://, shared for unix://"),
+            ("true", "Copy them to the engine and back (another machine)"),
+            ("false", "Share them: the engine sees this machine's folders"),
+        ],
+        help_text="Code and inputs are copied into each job's container and its outputs "
+        "copied back, unless the engine's machine sees the studio's folders at the same paths.",
+    )
+    studio_url = forms.CharField(
+        label="Studio URL for jobs",
+        required=False,
+        help_text="How jobs on that machine reach the studio (MLflow logging), e.g. "
+        "http://10.0.0.2:8000. Empty: the studio's job URL setting, else this machine's "
+        "Docker host gateway (right only for an engine on this machine).",
+    )
+    field_order = ["name", "url", "max_instances", "size", "remote", "studio_url"]
 
 
 class ServerlessForm(ComputeForm):
@@ -218,6 +236,11 @@ def _spec(type_: str, data: dict, *, editing: bool) -> dict:
                 if cron
             ]
         }  # fmt: skip
+    if type_ == T.ATTACHED:  # empty means automatic / the default: sent to clear it
+        if "remote" in data:
+            spec["remote"] = {"true": True, "false": False}.get(data["remote"])
+        if "studio_url" in data:
+            spec["studio_url"] = data["studio_url"].strip() or None
     tls = {k: data[k] for k in compute_services.TLS_KEYS if data.get(k)}
     if tls:
         spec["tls"] = tls
@@ -260,6 +283,8 @@ def _initial(compute: Compute) -> dict:
         "max_instances": compute.max_instances,
         "idle_time_before_scale_down": compute.idle_time_before_scale_down,
         "url": compute.config.get("url", ""),
+        "remote": {True: "true", False: "false"}.get(compute.config.get("remote"), ""),
+        "studio_url": compute.config.get("studio_url", ""),
     }
     for schedule in compute.schedules or []:
         initial[f"{schedule['action']}_cron"] = schedule["cron"]
