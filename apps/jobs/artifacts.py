@@ -14,7 +14,6 @@ opens it. Files are streamed both ways, CHUNK bytes at a time.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
@@ -80,15 +79,6 @@ def open(workspace: Workspace, path: str) -> IO[bytes]:  # noqa: A001 - the adap
     return _store(workspace).open_read(clean(path))
 
 
-def _entries(store: storage.Store, rel: str) -> Iterator[storage.Entry]:
-    cursor = None
-    while True:
-        page, cursor = store.ls(rel, cursor=cursor, limit=1000)
-        yield from page
-        if not cursor:
-            return
-
-
 def list(workspace: Workspace, path: str) -> list[ArtifactEntry]:  # noqa: A001
     """The entries of a folder, relative to it; a file lists just itself (by its name), as
     cloud listings do; a missing path lists nothing."""
@@ -102,7 +92,7 @@ def list(workspace: Workspace, path: str) -> list[ArtifactEntry]:  # noqa: A001
         return [ArtifactEntry(path=posixpath.basename(rel), is_dir=False, size=entry.size)]
     return [
         ArtifactEntry(path=e.name, is_dir=e.is_dir, size=None if e.is_dir else e.size)
-        for e in _entries(store, rel)
+        for e in store.entries(rel)
     ]
 
 

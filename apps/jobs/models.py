@@ -116,6 +116,16 @@ class Job(models.Model):
     end_time_ms = models.BigIntegerField(null=True, blank=True)
     # Highest log line number stored so far (the runner's resume point).
     log_seq = models.BigIntegerField(default=0)
+    # The code snapshot the job runs in (its working directory), frozen at submit.
+    code = models.ForeignKey(
+        "assets.CodeSnapshot", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # How many times a runner claimed it (a job re-queued after a lost worker runs again),
+    # and the worker (hostname) that holds it now.
+    attempts = models.IntegerField(default=0)
+    worker = models.CharField(max_length=255, blank=True)
+    # When it entered Queued: the order of the compute's queue.
+    queued_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -123,9 +133,13 @@ class Job(models.Model):
             models.UniqueConstraint(fields=["workspace", "name"], name="unique_job_name"),
         ]
         indexes = [
-            models.Index(fields=["workspace", "-created_at"]),
+            # The job lists' sorts (selectors.job_list_page): column then id, read either way.
+            models.Index(fields=["workspace", "created_at", "id"], name="job_ws_created_id"),
+            models.Index(fields=["workspace", "display_name", "id"], name="job_ws_name_id"),
+            models.Index(fields=["workspace", "status", "id"], name="job_ws_status_id"),
             models.Index(fields=["experiment", "-created_at"]),
             models.Index(fields=["status"]),
+            models.Index(fields=["compute", "status", "queued_at"]),
         ]
 
     def __str__(self) -> str:
@@ -178,7 +192,11 @@ class MetricSample(models.Model):
     """One logged metric value. Append-only; read by (job, key) in step order."""
 
     id = models.BigAutoField(primary_key=True)
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="metric_samples")
+    # No index of its own: the (job, key, step, timestamp_ms) index serves job lookups, and
+    # a second index would be written for every logged point.
+    job = models.ForeignKey(
+        Job, on_delete=models.CASCADE, related_name="metric_samples", db_index=False
+    )
     key = models.CharField(max_length=250)
     value = models.FloatField()
     timestamp_ms = models.BigIntegerField(default=_now_ms)
@@ -198,7 +216,9 @@ class LatestMetric(models.Model):
     """The latest value of each metric of a job (highest step, then latest timestamp), kept
     in the same transaction as the samples: the experiment table reads only this."""
 
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="latest_metrics")
+    job = models.ForeignKey(
+        Job, on_delete=models.CASCADE, related_name="latest_metrics", db_index=False
+    )  # unique_latest_metric (job, key) serves job lookups
     key = models.CharField(max_length=250)
     value = models.FloatField()
     timestamp_ms = models.BigIntegerField()
@@ -211,6 +231,40 @@ class LatestMetric(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}={self.value}"
+
+
+class MetricRollup(models.Model):
+    """A summary of a metric's samples per block of `ROLLUP_STEPS` steps, kept in the same
+    transaction as the samples: count, step and time range, the lowest and highest value
+    with the step each was logged at, and the sum. A chart of a million points is drawn from
+    these (a thousand rows) instead of scanning the samples."""
+
+    ROLLUP_STEPS = 1000
+
+    id = models.BigAutoField(primary_key=True)
+    # unique_metric_rollup (job, key, bucket) serves job lookups
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="+", db_index=False)
+    key = models.CharField(max_length=250)
+    bucket = models.BigIntegerField()  # step // ROLLUP_STEPS
+    n = models.BigIntegerField()
+    step_lo = models.BigIntegerField()
+    step_hi = models.BigIntegerField()
+    t_lo = models.BigIntegerField()
+    t_hi = models.BigIntegerField()
+    v_lo = models.FloatField()
+    v_lo_step = models.BigIntegerField()
+    v_hi = models.FloatField()
+    v_hi_step = models.BigIntegerField()
+    v_sum = models.FloatField()
+
+    class Meta:
+        ordering = ["job", "key", "bucket"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "key", "bucket"], name="unique_metric_rollup"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}[{self.bucket}] n={self.n}"
 
 
 class LogLine(models.Model):

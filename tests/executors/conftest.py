@@ -22,7 +22,7 @@ import pytest
 from apps.jobs.executors import RunSpec, get_executor
 from tests.conftest import require_service
 
-BASE_IMAGE = os.environ.get("STUDIO_BASE_IMAGE", "studio-base:bookworm-py311")
+BASE_IMAGE = os.environ.get("STUDIO_BASE_IMAGE", "studio-base:bookworm-py311-r2")
 REPO = Path(__file__).resolve().parents[2]
 # The system's interpreter: a job's user (uid 1000) can run it, unlike one under /root.
 HOST_PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else shutil.which("python3")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from apps.workspaces import services
 
@@ -33,6 +35,28 @@ def test_a_wrong_or_revoked_token_is_unauthenticated(owner, run):
     token, raw = services.token_create(actor=owner, name="soon-revoked")
     services.token_revoke(actor=owner, token=token)
     assert error_of(log_metric(MlflowApi(raw), run)) == (401, "UNAUTHENTICATED")
+
+
+def test_an_expired_token_or_a_deactivated_user_is_unauthenticated(owner, run):
+    token, raw = services.token_create(actor=owner, name="expiring", expires_in_days=1)
+    assert log_metric(MlflowApi(raw), run).status_code == 200
+    token.expires_at = timezone.now() - timedelta(seconds=1)
+    token.save(update_fields=["expires_at"])
+    assert error_of(log_metric(MlflowApi(raw), run)) == (401, "UNAUTHENTICATED")
+    live = token_for(owner)
+    owner.is_active = False
+    owner.save(update_fields=["is_active"])
+    assert error_of(log_metric(MlflowApi(live), run)) == (401, "UNAUTHENTICATED")
+    assert run.metric_samples.count() == 1
+
+
+def test_an_unknown_workspace_is_not_found_after_the_token_is_checked(owner, run):
+    api = MlflowApi(token_for(owner))
+    response = api.get("/mlflow/nowhere/api/2.0/mlflow/runs/get", {"run_id": run.run_id})
+    assert error_of(response) == (404, "RESOURCE_DOES_NOT_EXIST")
+    assert "nowhere" in response.json()["message"]
+    response = MlflowApi("stu_bad").get("/mlflow/nowhere/api/2.0/mlflow/runs/get")
+    assert error_of(response) == (401, "UNAUTHENTICATED")
 
 
 def test_an_outsider_gets_not_found_for_everything_in_the_workspace(outsider, run):

@@ -2,7 +2,7 @@
 
     from apps.jobs.executors import RunSpec, get_executor
 
-    executor = get_executor("docker")            # or "local", "fake"
+    executor = get_executor("docker")            # or "local"
     handle = executor.start(RunSpec(job_id=..., image=..., command="python main.py"))
     for event in executor.events(handle):        # LogEvent / MetricEvent / Heartbeat
         ...
@@ -60,7 +60,6 @@ __all__ = [
 _REGISTRY: dict[str, str | Callable[..., Executor]] = {
     "docker": "apps.jobs.executors.docker:DockerExecutor",
     "local": "apps.jobs.executors.local:LocalExecutor",
-    "fake": "apps.jobs.executors.fake:FakeExecutor",
 }
 
 

@@ -106,6 +106,12 @@ class RunSpec:
     labels: Mapping[str, str] = field(default_factory=dict)
     extra_hosts: Mapping[str, str] = field(default_factory=dict)  # name -> IP or "host-gateway"
     ca_bundle: str = ""  # host path of a CA bundle, mounted at CA_BUNDLE_TARGET read-only
+    # docker: for an engine without the host's filesystem (a remote engine). copy_in: host
+    # paths copied into the container before it starts (read_only: owned by root, else by
+    # `user`); copy_out: container paths (target) copied back to host paths (source) by
+    # DockerExecutor.collect() once the job has ended. Docker only (local runs on the host).
+    copy_in: tuple[Mount, ...] = ()
+    copy_out: tuple[Mount, ...] = ()
 
     def __post_init__(self):
         # Copy the mappings so a caller's later changes never reach a started job.
@@ -113,6 +119,8 @@ class RunSpec:
         object.__setattr__(self, "labels", dict(self.labels))
         object.__setattr__(self, "extra_hosts", dict(self.extra_hosts))
         object.__setattr__(self, "mounts", tuple(self.mounts))
+        object.__setattr__(self, "copy_in", tuple(self.copy_in))
+        object.__setattr__(self, "copy_out", tuple(self.copy_out))
         self._validate()
 
     def _validate(self) -> None:
@@ -139,6 +147,19 @@ class RunSpec:
                     f"mounts[{i}].source",
                     f"{mount.source} exposes the Docker socket; jobs never get the engine",
                 )
+        for key in ("copy_in", "copy_out"):
+            for i, mount in enumerate(getattr(self, key)):
+                if not isinstance(mount, Mount):
+                    raise SpecError(f"{key}[{i}]", "must be a Mount")
+                if not os.path.isabs(mount.source):
+                    raise SpecError(f"{key}[{i}].source", "must be an absolute host path")
+                if not os.path.isabs(mount.target) or mount.target.rstrip("/") == "":
+                    raise SpecError(f"{key}[{i}].target", "must be an absolute path, not /")
+                if key == "copy_in" and exposes_docker_socket(mount.source):
+                    raise SpecError(
+                        f"{key}[{i}].source",
+                        f"{mount.source} exposes the Docker socket; jobs never get the engine",
+                    )
         if self.cpus is not None and not (self.cpus > 0):
             raise SpecError("cpus", "must be greater than 0")
         if self.memory_bytes is not None and self.memory_bytes < 6 * MIB:

@@ -14,19 +14,30 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
+import posixpath
 import queue
+import re
+import shutil
+import signal
 import struct
+import subprocess
+import tarfile
+import tempfile
 import threading
 import time
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 
 import docker
 import docker.errors
+import docker.tls
 import docker.types
 from docker.utils.socket import frames_iter
 
+from . import image_transfer
 from .base import (
     CA_BUNDLE_ENV,
     CA_BUNDLE_TARGET,
@@ -42,6 +53,7 @@ from .base import (
     LineSplitter,
     LogEvent,
     MetricEvent,
+    Mount,
     Orphan,
     Outcome,
     RunSpec,
@@ -58,11 +70,15 @@ LABEL_JOB = "studio.job"
 LABEL_INSTANCE = "studio.instance"
 LABEL_TIMEOUT = "studio.timeout"
 LABEL_MEMORY = "studio.memory"
+LABEL_COPY_OUT = "studio.copy_out"  # JSON [[container path, host path], ...] for collect()
+TLS_FILES = ("ca_cert", "client_cert", "client_key")
+ENGINE_API_VERSION = "1.41"  # Docker 20.10; an ssh:// client asks the engine after that
 NAME_PREFIX = "studio-job-"
 MARK_CANCELED = "--canceled"
 MARK_TIMEOUT = "--timeout"
 RUNNING_STATES = ("created", "running", "paused", "restarting")
 _STREAMS = {1: STDOUT, 2: STDERR}
+log = logging.getLogger(__name__)
 
 
 def parse_engine_time(text: str | None) -> datetime | None:
@@ -155,9 +171,34 @@ class DockerExecutor:
         log_max_size: str = "100m",
         log_max_file: int = 5,
         init: bool = True,
+        remote: bool = False,
+        tls: Mapping | None = None,
+        ssh: Mapping | None = None,
+        image_source: str | None = None,
+        lock_url: str | None = None,
+        say: Callable[[str], None] | None = None,
     ):
+        """`remote`: the engine does not see this machine's files (another machine's
+        engine): spec.mounts and a bind-mounted ca_bundle are refused or copied instead
+        (copy_in / copy_out). `tls` (tcp://): PEM texts `ca_cert`, `client_cert`,
+        `client_key` and `verify` (default True). `ssh` (ssh://): `private_key` (PEM),
+        `known_hosts` (pinned keys; without them the first key is accepted), `command`
+        (default "ssh"). Secrets are written to a private temporary folder (0700, files
+        0600) only while the executor's client lives; close() removes it.
+
+        An engine given by `base_url` gets the job's image from the studio's engine when
+        it lacks it (image_transfer.py): `image_source` is that engine's URL (default: the
+        environment's, as `docker` uses it), `lock_url` where the per-(engine, image)
+        transfer lock lives (default: STUDIO_LOCK_URL, else CELERY_BROKER_URL when Redis,
+        else a file lock), and `say(text)` receives the lines for the job's log (a runner
+        sets `executor.say`; default: this module's logger)."""
         self._client = client
         self._base_url = base_url
+        self.remote = remote
+        self._tls = dict(tls or {})
+        self._ssh = dict(ssh or {})
+        self._secret_dir: str | None = None
+        self._finalizer = None
         self.instance = instance
         self.shell = tuple(shell)
         self.stop_grace_seconds = stop_grace_seconds
@@ -168,19 +209,105 @@ class DockerExecutor:
         )
         self.init = init
         self._live: dict[str, LiveTail] = {}
+        self.image_source = image_source
+        self.lock_url = lock_url
+        self.say = say
 
     # --- engine ----------------------------------------------------------------------------
     @property
     def client(self) -> docker.DockerClient:
         if self._client is None:
             try:
-                if self._base_url:
-                    self._client = docker.DockerClient(base_url=self._base_url)
+                if self._base_url and self._base_url.startswith("ssh://"):
+                    self._client = self._ssh_client(self._base_url)
+                elif self._base_url:
+                    tls = self._tls_config() if self._tls else None
+                    self._client = engine_client(self._base_url, tls)
                 else:
                     self._client = docker.from_env()
             except docker.errors.DockerException as exc:
+                ssh = self._ssh_reason()
+                self.close()
+                if ssh:
+                    raise ExecutorError(f"ssh to the engine at {self._base_url}: {ssh}") from exc
+                tls = tls_reason(str(exc))
+                if tls:
+                    raise ExecutorError(f"TLS with the engine at {self._base_url}: {tls}") from exc
                 raise ExecutorError(f"no Docker engine answers: {exc}") from exc
         return self._client
+
+    def close(self) -> None:
+        """Close the client and remove the secrets' folder (idempotent; also at exit)."""
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
+        if self._finalizer is not None:
+            self._finalizer()
+        self._finalizer = self._secret_dir = None
+
+    def _secret(self, name: str, text: str) -> str:
+        """Write a secret to the private folder (created 0700 on first use), mode 0600."""
+        if self._secret_dir is None:
+            self._secret_dir = tempfile.mkdtemp(prefix="studio-engine-")
+            self._finalizer = weakref.finalize(
+                self, shutil.rmtree, self._secret_dir, ignore_errors=True
+            )
+        path = os.path.join(self._secret_dir, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        return path
+
+    def _tls_config(self) -> docker.tls.TLSConfig:
+        files = {k: self._secret(k + ".pem", self._tls[k]) for k in TLS_FILES if self._tls.get(k)}
+        cert = (files["client_cert"], files["client_key"]) if "client_cert" in files else None
+        verify = files.get("ca_cert", True) if self._tls.get("verify", True) else False
+        return docker.tls.TLSConfig(client_cert=cert, ca_cert=files.get("ca_cert"), verify=verify)
+
+    def ssh_command(self) -> list[str]:
+        """The ssh client's command line before `-l user -p port -- host docker system
+        dial-stdio`: batch mode, the vault's key, and the pinned host keys (strict when
+        there are some, else the first key is accepted)."""
+        known = self._ssh.get("known_hosts") or ""
+        args = [self._ssh.get("command") or "ssh", "-o", "BatchMode=yes"]
+        args += ["-o", "ConnectTimeout=5", "-o", "ServerAliveInterval=15"]
+        args += ["-o", f"UserKnownHostsFile={self._secret('known_hosts', known)}"]
+        args += ["-o", "StrictHostKeyChecking=" + ("yes" if known.strip() else "accept-new")]
+        if self._ssh.get("private_key"):
+            key = self._secret("id_key", self._ssh["private_key"].strip() + "\n")
+            args += ["-i", key, "-o", "IdentitiesOnly=yes"]
+        return args
+
+    def _ssh_client(self, url: str) -> docker.DockerClient:
+        """docker's `use_ssh_client=True` (the system ssh runs `docker system dial-stdio`
+        on the engine's machine), with our ssh options on its command line."""
+        try:
+            import paramiko  # noqa: F401 - docker's ssh transport imports it even to shell out
+        except ImportError:
+            raise ExecutorError("ssh:// engines need paramiko: pip install 'docker[ssh]'") from None
+        client = docker.DockerClient(base_url=url, use_ssh_client=True, version=ENGINE_API_VERSION)
+        stderr = self._secret("ssh_stderr.log", "")
+        _use_ssh_options(client.api._custom_adapter, self.ssh_command(), stderr)
+        client.api._version = client.api._retrieve_server_version()
+        return client
+
+    def _ssh_reason(self) -> str:
+        """What the ssh client said when it gave up ('' if nothing), e.g. `Host key for
+        [10.0.0.5]:22 has changed and you have requested strict checking. Host key
+        verification failed.` or `studio@10.0.0.5: Permission denied (publickey).`"""
+        if not self._secret_dir:
+            return ""
+        try:
+            with open(os.path.join(self._secret_dir, "ssh_stderr.log"), errors="replace") as fh:
+                said = [line.strip() for line in fh.read().splitlines()]
+        except OSError:
+            return ""
+        said = [t for t in said if t and not t.startswith(("@", "Warning: Permanently added"))]
+        if not said:
+            return ""
+        last = said[-2:] if len(said) > 1 and "host key" in said[-2].lower() else said[-1:]
+        return " ".join(last)[:300]
 
     def _container(self, handle: Handle):
         self._check(handle)
@@ -202,6 +329,13 @@ class DockerExecutor:
         """The keyword arguments of containers.create() for a spec (validated here)."""
         if not spec.image:
             raise SpecError("image", "is required by the docker executor")
+        if self.remote and spec.mounts:
+            raise SpecError(
+                "mounts", "a remote Docker engine does not see this machine's files: use copy_in"
+            )
+        for i, mount in enumerate(spec.copy_in):
+            if not os.path.exists(mount.source):
+                raise SpecError(f"copy_in[{i}].source", f"{mount.source} does not exist")
         mounts = []
         for i, mount in enumerate(spec.mounts):
             if exposes_docker_socket(mount.source):  # RunSpec checks too; never rely on one
@@ -228,11 +362,12 @@ class DockerExecutor:
             problem = access_problem(spec.ca_bundle, spec.uid, spec.gid, write=False, parents=False)
             if problem:
                 raise SpecError("ca_bundle", problem)
-            mounts.append(
-                docker.types.Mount(
-                    target=CA_BUNDLE_TARGET, source=spec.ca_bundle, type="bind", read_only=True
+            if not self.remote:  # a remote engine gets a copy (start())
+                mounts.append(
+                    docker.types.Mount(
+                        target=CA_BUNDLE_TARGET, source=spec.ca_bundle, type="bind", read_only=True
+                    )
                 )
-            )
             environment.update({name: CA_BUNDLE_TARGET for name in CA_BUNDLE_ENV})
         environment.update(spec.env)
         labels = dict(spec.labels)
@@ -247,6 +382,8 @@ class DockerExecutor:
             labels[LABEL_TIMEOUT] = f"{spec.timeout_seconds:g}"
         if spec.memory_bytes:
             labels[LABEL_MEMORY] = str(spec.memory_bytes)
+        if spec.copy_out:
+            labels[LABEL_COPY_OUT] = json.dumps([[m.target, m.source] for m in spec.copy_out])
         options = {
             "image": spec.image,
             "command": [*self.shell, spec.command],
@@ -272,8 +409,8 @@ class DockerExecutor:
         if spec.memory_bytes:
             options["mem_limit"] = spec.memory_bytes
             options["memswap_limit"] = spec.memory_bytes  # no swap: the limit is the limit
-        if spec.cpus:
-            options["nano_cpus"] = int(spec.cpus * 1e9)
+        if spec.cpus:  # at most the engine's own cores (a remote engine's, not this host's)
+            options["nano_cpus"] = int(min(spec.cpus, self.engine_cpus() or spec.cpus) * 1e9)
         if spec.shm_bytes:
             options["shm_size"] = spec.shm_bytes
         if spec.gpus:
@@ -284,6 +421,8 @@ class DockerExecutor:
 
     def start(self, spec: RunSpec) -> Handle:
         options = self.container_options(spec)
+        if self._base_url:  # an attached engine: send it the image when it lacks it
+            self.ensure_image(spec.image)
         try:
             container = self.client.containers.create(**options)
         except docker.errors.ImageNotFound as exc:
@@ -298,6 +437,16 @@ class DockerExecutor:
             raise ExecutorError(f"Docker engine refused the container: {_explain(exc)}") from exc
         except docker.errors.DockerException as exc:
             raise ExecutorError(f"Docker engine error: {exc}") from exc
+        copies = list(spec.copy_in)
+        if spec.ca_bundle and self.remote:
+            copies.append(Mount(spec.ca_bundle, CA_BUNDLE_TARGET, True))
+        if copies:
+            try:
+                self._copy_in(container.id, copies, spec.uid, spec.gid)
+            except Exception as exc:
+                with contextlib.suppress(docker.errors.DockerException):
+                    container.remove(force=True)
+                raise ExecutorError(f"copying the job's files in failed: {_explain(exc)}") from exc
         try:
             self._live[container.id] = LiveTail(self.client.api, container.id, aligned=True)
         except Exception:
@@ -317,6 +466,56 @@ class DockerExecutor:
                 ) from exc
             raise ExecutorError(f"the container did not start: {detail}") from exc
         return Handle(executor=self.name, external_id=container.id, job_id=spec.job_id)
+
+    # --- images (an engine that never saw the studio's images) ----------------------------
+    def ensure_image(self, image: str) -> bool:
+        """Make sure this executor's engine has `image` as the studio's engine has it (same
+        image ID), streaming it there (`docker save` | `docker load`) under a lock per
+        (engine, image) when it does not. Returns True when the image was sent."""
+        source = self._source_api()
+        try:
+            return image_transfer.ensure_image(
+                self.client.api,
+                source,
+                image,
+                engine=self._base_url or "the Docker engine",
+                say=self._say,
+                lock=image_transfer.transfer_lock(
+                    self.lock_url
+                    if self.lock_url is not None
+                    else image_transfer.lock_url_default(),
+                    say=self._say,
+                ),
+            )
+        finally:
+            if source is not None:
+                with contextlib.suppress(Exception):
+                    source.close()
+
+    def _source_api(self):
+        """A client of the studio's own engine (where images are built), or None when
+        none answers here (the remote engine must then have the image)."""
+        try:
+            if self.image_source:
+                return docker.APIClient(base_url=self.image_source, version=ENGINE_API_VERSION)
+            return docker.from_env(version=ENGINE_API_VERSION).api
+        except docker.errors.DockerException:
+            return None
+
+    def engine_cpus(self) -> int | None:
+        """The engine's core count (asked once), or None when it does not say."""
+        if not hasattr(self, "_engine_cpus"):
+            try:
+                self._engine_cpus = int(self.client.info().get("NCPU") or 0) or None
+            except (docker.errors.DockerException, ValueError, TypeError):
+                self._engine_cpus = None
+        return self._engine_cpus
+
+    def _say(self, text: str) -> None:
+        if self.say is not None:
+            self.say(text)
+        else:
+            log.info("%s", text)
 
     # --- poll / outcome --------------------------------------------------------------------
     def poll(self, handle: Handle) -> Outcome | None:
@@ -401,6 +600,41 @@ class DockerExecutor:
         with contextlib.suppress(docker.errors.APIError):
             container.rename(container.name + mark)
             container.reload()
+
+    # --- copies (an engine without this machine's files) -----------------------------------
+    def _copy_in(self, container_id: str, copies: list[Mount], uid: int, gid: int) -> None:
+        """One tar of every copy, extracted at / of the created container (the engine makes
+        missing parents). Read-only copies belong to root (the job can read, not write),
+        the others to the job's user."""
+        with tempfile.TemporaryFile() as fh:
+            with tarfile.open(fileobj=fh, mode="w") as tar:
+                for mount in copies:
+                    owner = (0, 0) if mount.read_only else (uid, gid)
+                    _add_tree(tar, mount.source, mount.target.strip("/"), owner, mount.read_only)
+            fh.seek(0)
+            self.client.api.put_archive(container_id, "/", fh)
+
+    def collect(self, handle: Handle) -> list[str]:
+        """Copy the spec's copy_out paths of an ended job back to this machine (each into
+        its host folder, merged with what is there); returns the container paths copied
+        (a path the job never made is skipped). Call it before cleanup()."""
+        container = self._container(handle)
+        pairs = json.loads(container.labels.get(LABEL_COPY_OUT) or "[]")
+        copied = []
+        for target, source in pairs:
+            try:
+                stream, _ = self.client.api.get_archive(container.id, target)
+            except docker.errors.NotFound:
+                continue
+            except docker.errors.DockerException as exc:
+                raise ExecutorError(f"copying {target} out failed: {_explain(exc)}") from exc
+            with tempfile.TemporaryFile() as fh:
+                for chunk in stream:
+                    fh.write(chunk)
+                fh.seek(0)
+                _extract_tree(fh, source)
+            copied.append(target)
+        return copied
 
     # --- cancel / cleanup / orphans --------------------------------------------------------
     def cancel(self, handle: Handle) -> None:
@@ -680,3 +914,147 @@ def _split_timestamp(payload: bytes) -> tuple[datetime, bytes]:
 def _explain(exc: Exception) -> str:
     explanation = getattr(exc, "explanation", None)
     return str(explanation or exc)
+
+
+def _add_tree(tar: tarfile.TarFile, source: str, arcname: str, owner, read_only: bool) -> None:
+    """Add a host file or folder to `tar` as `arcname`, owned by `owner` (uid, gid);
+    read-only entries lose their write bits."""
+    top = os.path.abspath(source)
+    entries = [(top, arcname)]
+    if os.path.isdir(top) and not os.path.islink(top):
+        for root, dirs, files in os.walk(top):
+            dirs.sort()
+            rel = os.path.relpath(root, top)
+            base = arcname if rel == "." else posixpath.join(arcname, *rel.split(os.sep))
+            entries += [(os.path.join(root, n), posixpath.join(base, n)) for n in dirs]
+            entries += [(os.path.join(root, n), posixpath.join(base, n)) for n in sorted(files)]
+    for path, name in entries:
+        info = tar.gettarinfo(path, arcname=name)
+        info.uid, info.gid = owner
+        info.uname = info.gname = ""
+        if read_only:
+            info.mode &= ~0o222
+        if info.isdir():
+            info.mode |= 0o755 if read_only else 0o700
+        elif info.isreg():
+            info.mode |= 0o444 if read_only else 0o600
+            with open(path, "rb") as fh:
+                tar.addfile(info, fh)
+            continue
+        tar.addfile(info)
+
+
+def _extract_tree(fileobj, dest: str) -> None:
+    """Extract a get_archive() tar (its first component is the copied path's own name) into
+    the host path `dest`, with tarfile's `data` filter (no absolute paths, no links out,
+    no device files, no owners); a member the filter refuses is skipped."""
+    with tarfile.open(fileobj=fileobj, mode="r:") as tar:
+        for member in tar:
+            parts = member.name.split("/", 1)
+            if len(parts) == 1 or not parts[1].strip("/"):
+                if member.isreg():  # the copied path is a file itself
+                    os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
+                    member.name = os.path.basename(dest)
+                    _extract_one(tar, member, os.path.dirname(dest) or ".")
+                else:
+                    os.makedirs(dest, exist_ok=True)
+                continue
+            member.name = parts[1]
+            _extract_one(tar, member, dest)
+
+
+def _extract_one(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: str) -> None:
+    try:
+        tar.extract(member, dest, filter="data")
+    except tarfile.FilterError:
+        pass  # a link out of the folder, a device: not the job's output
+
+
+def tls_reason(text: str) -> str:
+    """A TLS failure in plain words ('' when `text` is not one), e.g. `[SSL:
+    SSLV3_ALERT_BAD_CERTIFICATE] sslv3 alert bad certificate (_ssl.c:2580)`."""
+    found = re.search(r"\[SSL: ([A-Z0-9_]+)\] ([^(']+)", text)
+    if not found:
+        return ""
+    code, words = found.group(1), found.group(2).strip()
+    if code == "CERTIFICATE_VERIFY_FAILED":
+        why = "the engine's certificate is not signed by tls.ca_cert, or not for this host"
+    elif "ALERT" in code and ("CERTIFICATE" in code or "UNKNOWN_CA" in code):
+        why = "the engine refused the client certificate (tls.client_cert): not one of its CA"
+    else:
+        why = "the handshake failed"
+    return f"{why} ({words})"
+
+
+def engine_client(
+    base_url: str, tls: docker.tls.TLSConfig | None = None, timeout: int | None = None
+) -> docker.DockerClient:
+    """A client of the engine at `base_url` (tcp:// or unix://) that keeps the TLS settings
+    it is given. requests replaces a session's CA file (docker-py's `ca_cert`) with
+    REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE on every request when either is set, as on a
+    machine behind a TLS-intercepting proxy, so an engine with its own CA failed with
+    "unable to get local issuer certificate"; here the session's `verify` wins."""
+    options = {"timeout": timeout} if timeout else {}
+    client = docker.DockerClient(
+        base_url=base_url, tls=tls or False, version=ENGINE_API_VERSION, **options
+    )
+    if tls:
+        api = client.api
+        merge = api.merge_environment_settings
+
+        def merge_keeping_verify(url, proxies, stream, verify, cert):
+            settings = merge(url, proxies, stream, verify, cert)
+            settings["verify"] = api.verify if verify is None else verify
+            return settings
+
+        api.merge_environment_settings = merge_keeping_verify
+    try:
+        client.api._version = client.api._retrieve_server_version()
+    except docker.errors.DockerException:
+        client.close()
+        raise
+    return client
+
+
+def _use_ssh_options(adapter, command: list[str], stderr_path: str) -> None:
+    """Make a shell-out SSHHTTPAdapter run `command` (ssh with our options) instead of a
+    bare `ssh`: docker's SSHSocket/SSHConnection/SSHConnectionPool, with the one line that
+    builds the command line changed."""
+    from docker.transport import sshconn
+
+    class Socket(sshconn.SSHSocket):
+        def connect(self, **kwargs):
+            args = list(command)
+            if self.user:
+                args += ["-l", self.user]
+            if self.port:
+                args += ["-p", self.port]
+            args += ["--", self.host, "docker system dial-stdio"]
+            env = dict(os.environ)
+            env.pop("LD_LIBRARY_PATH", None)
+            env.pop("SSL_CERT_FILE", None)
+            with open(stderr_path, "ab") as stderr:  # read by _ssh_reason() on a failure
+                self.proc = subprocess.Popen(
+                    args,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stdin=subprocess.PIPE,
+                    stderr=stderr,
+                    preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+                )
+
+    class Connection(sshconn.SSHConnection):
+        def connect(self):
+            sock = Socket(self.ssh_host)
+            sock.settimeout(self.timeout)
+            sock.connect()
+            self.sock = sock
+
+    class Pool(sshconn.SSHConnectionPool):
+        def _new_conn(self):
+            return Connection(None, self.timeout, self.ssh_host)
+
+    def get_connection(url, proxies=None):
+        return Pool(timeout=adapter.timeout, maxsize=adapter.max_pool_size, host=adapter.ssh_host)
+
+    adapter.get_connection = get_connection

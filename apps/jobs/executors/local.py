@@ -127,6 +127,9 @@ class LocalExecutor:
             raise SpecError("network", "'none' needs the local executor to run as root")
         if spec.gpus:
             raise SpecError("gpus", "the local executor does not assign GPUs")
+        for key in ("copy_in", "copy_out"):
+            if getattr(spec, key):
+                raise SpecError(key, "the local executor shares this machine's files: use mounts")
 
         path = [p for p in (bin_dir, spec.python and os.path.dirname(spec.python)) if p]
         env = {

@@ -2,11 +2,13 @@
 MLFLOW_TRACKING_URI=http://<studio>/mlflow/<workspace> works with the stock client.
 
 Paths are exactly MLflow's (no trailing slash: APPEND_SLASH cannot redirect a POST). The
-model registry (registered-models/*, model-versions/*) is not served yet.
+model registry (registered-models/*, model-versions/*) is served by registry.py.
 """
 
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
+
+from .links import ui_link
 
 app_name = "mlflow"
 
@@ -25,11 +27,64 @@ def lazy(**methods: str):
     return view
 
 
+def lazy_registry(**methods: str):
+    """As `lazy`, for the model registry's views (registry.py)."""
+
+    @csrf_exempt
+    def view(request, workspace_name: str, **kwargs):
+        from . import registry
+
+        return registry.dispatch(request, methods, workspace_name, **kwargs)
+
+    return view
+
+
 API = "api/2.0/mlflow"
 ARTIFACTS = "api/2.0/mlflow-artifacts/artifacts"
 MODEL = f"{API}/logged-models/<str:model_id>"
 
+RM, MV = "registered-models", "model-versions"
+REGISTRY = [
+    (f"{RM}/create", "registered-model-create", {"POST": "registered_model_create"}),
+    (f"{RM}/get", "registered-model-get", {"GET": "registered_model_get"}),
+    (f"{RM}/update", "registered-model-update", {"PATCH": "registered_model_update"}),
+    (f"{RM}/rename", "registered-model-rename", {"POST": "registered_model_rename"}),
+    (f"{RM}/delete", "registered-model-delete", {"DELETE": "registered_model_delete"}),
+    (f"{RM}/search", "registered-model-search", {"GET": "registered_model_search"}),
+    (f"{RM}/set-tag", "registered-model-set-tag", {"POST": "registered_model_set_tag"}),
+    (f"{RM}/delete-tag", "registered-model-delete-tag", {"DELETE": "registered_model_delete_tag"}),
+    (
+        f"{RM}/get-latest-versions",
+        "registered-model-latest-versions",
+        {"POST": "registered_model_latest_versions", "GET": "registered_model_latest_versions"},
+    ),
+    (
+        f"{RM}/alias",
+        "registered-model-alias",
+        {"POST": "alias_set", "DELETE": "alias_delete", "GET": "alias_get"},
+    ),
+    (f"{MV}/create", "model-version-create", {"POST": "model_version_create"}),
+    (f"{MV}/get", "model-version-get", {"GET": "model_version_get"}),
+    (f"{MV}/update", "model-version-update", {"PATCH": "model_version_update"}),
+    (
+        f"{MV}/transition-stage",
+        "model-version-transition-stage",
+        {"POST": "model_version_transition_stage"},
+    ),
+    (f"{MV}/delete", "model-version-delete", {"DELETE": "model_version_delete"}),
+    (f"{MV}/search", "model-version-search", {"GET": "model_version_search"}),
+    (
+        f"{MV}/get-download-uri",
+        "model-version-download-uri",
+        {"GET": "model_version_download_uri"},
+    ),
+    (f"{MV}/set-tag", "model-version-set-tag", {"POST": "model_version_set_tag"}),
+    (f"{MV}/delete-tag", "model-version-delete-tag", {"DELETE": "model_version_delete_tag"}),
+]
+
 urlpatterns = [
+    # MLflow's printed UI links (`<tracking URI>/#/experiments/…`) open the studio's pages
+    path("", ui_link, name="ui-link"),
     # Experiments
     path(
         f"{API}/experiments/get-by-name",
@@ -109,4 +164,8 @@ urlpatterns = [
     ),
     path(f"{API}/artifacts/list", lazy(GET="legacy_artifact_list"), name="legacy-artifact-list"),
     path("api/3.0/mlflow/server-info", lazy(GET="server_info"), name="server-info"),
+    *[
+        path(f"{API}/{route}", lazy_registry(**methods), name=name)
+        for route, name, methods in REGISTRY
+    ],
 ]

@@ -1,4 +1,5 @@
-"""A scripted executor for unit tests of the runner: no process, no container, no clock.
+"""A scripted executor, a test double for the unit tests of the runner (it lives with the tests,
+not in the product): no process, no container, no clock.
 
     fake = FakeExecutor(["epoch 1", ("stderr", "warning"), MetricEvent(...)],
                         outcome=Outcome.from_exit(0))
@@ -17,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from .base import (
+from apps.jobs.executors.base import (
     STDERR,
     STDOUT,
     Event,

@@ -1,0 +1,142 @@
+"""Job pages: the list, the job's tabs, the live log tail (cursor, poller until the end),
+the metrics poller, files and previews, the experiment table and compare."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.jobs.models import Job, LogLine
+from tests.conftest import client_for
+from tests.matrix.jobs_runs import make_run
+
+pytestmark = pytest.mark.django_db
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def run(workspace):
+    return make_run(
+        workspace,
+        name="r1",
+        metrics={"loss": [1.0, 0.5]},
+        params={"lr": "0.1"},
+        logs=["start", "10%\r50%\r100%", "end"],
+        files={"outputs/hello.txt": b"hello world"},
+    )
+
+
+def test_job_list_shows_the_run_and_filters_as_a_fragment(owner, workspace, run):
+    client = client_for(owner)
+    page = client.get("/w/churn/jobs/").content.decode()
+    assert "<html" in page and 'data-job="r1"' in page
+    fragment = client.get("/w/churn/jobs/", {"q": "nomatch"}, **HX).content.decode()
+    assert "<html" not in fragment and 'data-job="r1"' not in fragment
+
+
+def test_overview_shows_timeline_params_and_tags_form(owner, run):
+    page = client_for(owner).get("/w/churn/jobs/r1/").content.decode()
+    assert 'id="timeline"' in page and "Completed" in page
+    assert "lr" in page and "0.1" in page
+    assert 'name="tags"' in page
+
+
+def test_a_reader_sees_no_edit_form_and_a_greyed_archive(reader, run):
+    page = client_for(reader).get("/w/churn/jobs/r1/").content.decode()
+    assert 'name="tags"' not in page
+    assert "cannot archive" in page
+
+
+def test_log_fragment_shows_lines_after_the_cursor_and_no_poller_when_done(owner, run):
+    client = client_for(owner)
+    first = client.get("/w/churn/jobs/r1/log/", {"after": 1}, **HX).content.decode()
+    assert "<html" not in first
+    assert 'data-seq="1"' not in first and 'data-seq="2"' in first and 'data-seq="3"' in first
+    assert "100%</span>" in first and "10%" not in first  # the rewritten line's last state
+    assert 'class="poller"' not in first  # terminal and everything read
+
+
+def test_a_running_jobs_log_keeps_polling_with_the_new_cursor(owner, workspace):
+    job = make_run(workspace, name="live", status="Running", logs=["one"])
+    client = client_for(owner)
+    body = client.get("/w/churn/jobs/live/log/", {"after": 0}, **HX).content.decode()
+    assert 'hx-get="/w/churn/jobs/live/log/?after=1"' in body
+    assert 'hx-trigger="every 2s"' in body and 'hx-swap="outerHTML"' in body
+    LogLine.objects.create(job=job, seq=2, stream="stdout", text="two")
+    Job.objects.filter(pk=job.pk).update(status="Completed")
+    body = client.get("/w/churn/jobs/live/log/", {"after": 1}, **HX).content.decode()
+    assert 'data-seq="2"' in body and 'class="poller"' not in body
+
+
+def test_metrics_tab_loads_plotly_from_static_and_lists_charts(owner, run):
+    page = client_for(owner).get("/w/churn/jobs/r1/?tab=metrics").content.decode()
+    assert "/static/plotly/plotly.min.js" in page
+    assert 'data-key="loss"' in page
+    poller = client_for(owner).get("/w/churn/jobs/r1/metrics/", **HX).content.decode()
+    assert 'id="metrics-poller"' in poller and "hx-get" not in poller  # run is over
+
+
+def test_metrics_poller_polls_while_running(owner, workspace):
+    make_run(workspace, name="live", status="Running", metrics={"acc": [0.1]})
+    body = client_for(owner).get("/w/churn/jobs/live/metrics/", **HX).content.decode()
+    assert 'hx-trigger="every 2s"' in body and "acc" in body
+
+
+def test_outputs_tab_lists_files_previews_and_downloads(owner, run):
+    client = client_for(owner)
+    root = client.get("/w/churn/jobs/r1/files/", **HX).content.decode()
+    assert "outputs/" in root
+    folder = client.get("/w/churn/jobs/r1/files/", {"path": "outputs"}, **HX).content.decode()
+    assert "hello.txt" in folder
+    preview = client.get("/w/churn/jobs/r1/files/preview/", {"path": "outputs/hello.txt"}, **HX)
+    assert "hello world" in preview.content.decode()
+    download = client.get("/w/churn/jobs/r1/files/download/", {"path": "outputs/hello.txt"})
+    assert b"".join(download.streaming_content) == b"hello world"
+
+
+def test_std_log_downloads_from_the_page(owner, run):
+    answer = client_for(owner).get("/w/churn/jobs/r1/log/download/")
+    assert b"".join(answer.streaming_content) == b"start\n10%\r50%\r100%\nend\n"
+
+
+def test_editing_tags_and_archiving_from_the_page(owner, run):
+    client = client_for(owner)
+    client.post("/w/churn/jobs/r1/edit/", {"description": "new", "tags": "team=a\nstage = b"})
+    job = Job.objects.get(pk=run.pk)
+    assert job.description == "new" and job.tags["team"] == "a" and job.tags["stage"] == "b"
+    client.post("/w/churn/jobs/r1/archive/")
+    assert Job.objects.get(pk=run.pk).archived
+
+
+def test_experiment_table_has_metric_and_param_columns_sorted(owner, workspace, run):
+    make_run(workspace, name="r2", metrics={"loss": [0.1]}, params={"lr": "0.2"})
+    page = client_for(owner).get(
+        "/w/churn/experiments/exp1/", {"m": "loss", "p": "lr", "sort": "metrics.loss"}
+    )
+    body = page.content.decode()
+    assert body.index('data-run="r2"') < body.index('data-run="r1"')
+    assert 'data-metric="loss"' in body and 'data-param="lr"' in body
+
+
+def test_experiment_table_shows_a_bad_filter_next_to_the_table(owner, run):
+    body = client_for(owner).get("/w/churn/experiments/exp1/", {"filter": "metrics.x >>> 1"})
+    assert body.status_code == 200
+    assert 'role="alert"' in body.content.decode()
+
+
+def test_experiment_table_queries_do_not_grow_with_runs(
+    owner, workspace, django_assert_max_num_queries
+):
+    for i in range(40):
+        make_run(workspace, name=f"q{i}", metrics={"m": [i]}, params={"p": str(i)})
+    client = client_for(owner)
+    client.get("/w/churn/experiments/exp1/")  # warm the session and caches
+    with django_assert_max_num_queries(14):
+        assert client.get("/w/churn/experiments/exp1/", {"m": "m", "p": "p"}).status_code == 200
+
+
+def test_compare_shows_params_side_by_side_and_marks_differences(owner, workspace, run):
+    make_run(workspace, name="r2", metrics={"loss": [0.1]}, params={"lr": "0.2"})
+    body = client_for(owner).get("/w/churn/experiments/exp1/compare/?run=r1&run=r2")
+    text = body.content.decode()
+    assert 'class="differs" data-param="lr"' in text
+    assert text.count("/api/v1/workspaces/churn/jobs/") >= 2  # a series per run per chart
