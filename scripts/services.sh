@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure what the test suite needs is there:
 #   PostgreSQL on 127.0.0.1:5432, Redis on 127.0.0.1:6379, a running Docker engine, and
-#   Debian's Chromium (/usr/bin/chromium).
+#   Debian's Chromium (/usr/bin/chromium), and OpenSSH's server (/usr/sbin/sshd: installed,
+#   never started here; the ssh:// engine tests start their own on a free 127.0.0.1 port).
 # Whatever is already there is left alone; missing pieces are started or installed when we are
 # root (apt-get update runs at most once, and only when something must be installed).
 # With CI=true a piece that cannot be had is an error; otherwise it is a warning and the tests
@@ -9,12 +10,14 @@
 #
 #   scripts/services.sh                 check, start and install everything
 #   scripts/services.sh --check NAME..  only test whether postgres / redis / docker / chromium
-#                                       answer (exit 0 when all do); starts and installs nothing
+#                                       / sshd answer or are there (exit 0 when all do); starts
+#                                       and installs nothing
 set -euo pipefail
 
 PG_HOST=127.0.0.1 PG_PORT=5432
 REDIS_HOST=127.0.0.1 REDIS_PORT=6379
 CHROMIUM=/usr/bin/chromium
+SSHD=/usr/sbin/sshd
 DOCKERD_LOG=/var/log/dockerd.log
 
 case "${CI:-}" in true|TRUE|True|1|yes) IS_CI=1 ;; *) IS_CI=0 ;; esac
@@ -44,11 +47,13 @@ docker_up() { timeout 10 docker version --format '{{.Server.Version}}' >/dev/nul
 
 chromium_up() { [[ -x "$CHROMIUM" ]]; }
 
+sshd_up() { [[ -x "$SSHD" ]]; }
+
 if [[ "${1:-}" == "--check" ]]; then
     shift
     for name in "$@"; do
         case "$name" in
-            postgres|redis|docker|chromium) "${name}_up" || exit 1 ;;
+            postgres|redis|docker|chromium|sshd) "${name}_up" || exit 1 ;;
             *) echo "unknown service: $name" >&2; exit 2 ;;
         esac
     done
@@ -153,6 +158,22 @@ elif [[ $IS_ROOT -eq 1 ]]; then
     fi
 else
     missing Chromium "$CHROMIUM is missing and we are not root"
+fi
+
+# --- OpenSSH server ------------------------------------------------------------------------
+# Only the binary: the tests run `sshd -D -f <their own config>` on a free 127.0.0.1 port and
+# stop it. Debian's package would start a system sshd; policy-rc.d (exit 101, as in Docker
+# images) keeps it from starting, and so does the absence of an init system.
+if sshd_up; then
+    echo "==> OpenSSH server present ($SSHD)"
+elif [[ $IS_ROOT -eq 1 ]]; then
+    if apt_install openssh-server && sshd_up; then
+        echo "==> OpenSSH server installed ($SSHD; not started)"
+    else
+        missing "OpenSSH's server" "apt-get install openssh-server did not provide $SSHD"
+    fi
+else
+    missing "OpenSSH's server" "$SSHD is missing and we are not root"
 fi
 
 if [[ $FAILED -ne 0 ]]; then

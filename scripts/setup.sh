@@ -3,7 +3,8 @@
 #   1. a Python 3.11 virtualenv in .venv with the project installed (editable, with test extras);
 #      the install is skipped while .venv/.installed-<sha256 of pyproject.toml> exists;
 #   2. the data folder STUDIO_HOME (default ./.studio);
-#   3. the database schema (manage.py migrate) and the first admin (manage.py bootstrap_admin).
+#   3. the static files (manage.py collectstatic), the database schema (manage.py migrate) and
+#      the first admin (manage.py bootstrap_admin).
 # Safe to run again: a second run only re-checks and finishes in seconds.
 #   scripts/setup.sh                   all three steps (and node tools: npm ci of package.json)
 #   scripts/setup.sh --packages-only   steps 1 and 2 (e.g. for `make lint`)
@@ -71,8 +72,25 @@ export STUDIO_HOME="${STUDIO_HOME:-$PWD/.studio}"
 mkdir -p "$STUDIO_HOME"
 echo "==> data folder $STUDIO_HOME"
 
+# Static files under content-hashed names, with gzip copies, in $STUDIO_HOME/static; WhiteNoise
+# serves them with far-future cache headers (studio/settings.py, docs in README). plotly's
+# widgetbundle.js (Jupyter's, never linked) is left out. Skipped while nothing under static/
+# and no package install is newer than the last run's manifest.
+MANIFEST="$STUDIO_HOME/static/staticfiles.json"
+if [[ -f "$MANIFEST" && -z "$(find static "$STAMP" -newer "$MANIFEST" -print -quit)" ]]; then
+    echo "==> static files up to date"
+else
+    echo "==> static files (collectstatic: hashed names, gzip copies)"
+    "$VPY" manage.py collectstatic --noinput --verbosity 0 --ignore widgetbundle.js
+fi
+
 echo "==> database migrations"
 "$VPY" manage.py migrate --noinput
 
 echo "==> first admin"
 "$VPY" manage.py bootstrap_admin
+
+# New workspaces get them when created; this brings older ones up to date (unchanged ones
+# cost nothing).
+echo "==> Designer built-ins and sample datasets of existing workspaces"
+"$VPY" manage.py ensure_builtins

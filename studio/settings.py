@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -89,6 +90,10 @@ STUDIO_MASTER_KEY = env_secret(
 )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+# Job containers call the studio (MLflow tracking, logs) as `studio-host`, Docker's
+# host-gateway (docs/runner.md): that name is always accepted.
+if "*" not in ALLOWED_HOSTS and "studio-host" not in ALLOWED_HOSTS:
+    ALLOWED_HOSTS.append("studio-host")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -218,8 +223,40 @@ try:
     STATICFILES_DIRS.append(("plotly", Path(plotly.__file__).parent / "package_data"))
 except ImportError:  # pragma: no cover - plotly is a pinned dependency
     pass
-# Serve straight from the finders: no collectstatic step is needed for `make run`.
-WHITENOISE_USE_FINDERS = True
+# scripts/setup.sh (so `make run` and `make test`) runs collectstatic into STATIC_ROOT: every
+# file under a name with a hash of its content, with a gzip copy. Pages then link those names
+# and WhiteNoise serves them with far-future cache headers (a year, immutable): a browser
+# asks for plotly.js once per version, not once a minute. Until collectstatic has run, or
+# once a file under static/ is newer than its manifest (someone edited it), or under pytest
+# (the live server of browser tests serves from the finders, by plain names), pages link
+# plain names, served from the finders and cached for a minute: nothing to run by hand.
+STATIC_MANIFEST = STATIC_ROOT / "staticfiles.json"
+
+
+def static_collected() -> bool:
+    """True when collectstatic has run since the last change of a file under static/."""
+    if not STATIC_MANIFEST.exists():
+        return False
+    collected = STATIC_MANIFEST.stat().st_mtime
+    return all(
+        path.stat().st_mtime <= collected
+        for path in (BASE_DIR / "static").rglob("*")
+        if path.is_file()
+    )
+
+
+STATIC_HASHED = "PYTEST_VERSION" not in os.environ and (
+    sys.argv[1:2] == ["collectstatic"] or static_collected()
+)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_HASHED
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = not STATIC_HASHED
 WHITENOISE_AUTOREFRESH = DEBUG
 
 REST_FRAMEWORK = {
@@ -270,6 +307,45 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+
+# Jobs and environments.
+# The image environments build on, and jobs without an environment run in. On a machine with
+# no registry, scripts/base-image.sh builds it from Debian's packages.
+STUDIO_BASE_IMAGE = env_str("STUDIO_BASE_IMAGE", "studio-base:bookworm-py311-r2")
+# An extra CA bundle for image builds and job containers (a proxy that intercepts HTTPS, a
+# corporate CA): mounted read-only and named by PIP_CERT/REQUESTS_CA_BUNDLE. Defaults to the
+# host's own trust store; empty turns it off.
+_host_bundle = "/etc/ssl/certs/ca-certificates.crt"
+STUDIO_BUILD_CA_BUNDLE = env_str(
+    "STUDIO_BUILD_CA_BUNDLE", _host_bundle if Path(_host_bundle).is_file() else ""
+)
+# An environment image build running longer than this many seconds is stopped and fails with
+# "build timed out after N s" (a step that hangs would hold the build lock of its spec and the
+# jobs waiting for the image). 0 turns the limit off.
+STUDIO_BUILD_TIMEOUT_SECONDS = env_int("STUDIO_BUILD_TIMEOUT_SECONDS", 3600)
+# The URL job containers reach the studio at (MLFLOW_TRACKING_URI is built on it). A container
+# on Docker's bridge sees the host at the bridge gateway, not at 127.0.0.1; on several
+# machines, this is the studio's public URL. Empty: derived from the Docker bridge gateway and
+# STUDIO_PORT by the runner.
+STUDIO_JOB_STUDIO_URL = env_str("STUDIO_JOB_STUDIO_URL", "")
+# A job whose compute is full looks again this often (seconds). A safety net: a job that
+# frees a node sends the task of the head of the queue at once.
+STUDIO_QUEUE_RETRY_SECONDS = env_int("STUDIO_QUEUE_RETRY_SECONDS", 2)
+# Largest code folder a job or component may snapshot (bytes of files).
+STUDIO_CODE_MAX_BYTES = env_int("STUDIO_CODE_MAX_BYTES", 100 * 2**20)
+# How jobs run: "docker" (containers, the default) or "local" (plain processes, for machines
+# without Docker); the `local` compute always runs locally. The instance name labels the
+# containers this studio owns (two studios can share an engine).
+STUDIO_EXECUTOR = env_str("STUDIO_EXECUTOR", "docker")
+STUDIO_EXECUTOR_INSTANCE = env_str("STUDIO_EXECUTOR_INSTANCE", "studio")
+# Where runners keep jobs' working folders (code, inputs, outputs); job containers run as uid
+# 1000, which must be able to traverse it. Default: STUDIO_HOME/jobs.
+STUDIO_JOB_DIR = env_str("STUDIO_JOB_DIR", "")
+# The python the `local` compute runs jobs with (default: /usr/bin/python3).
+STUDIO_LOCAL_PYTHON = env_str("STUDIO_LOCAL_PYTHON", "")
+# Largest file profiled by a worker, and largest model upload (bytes).
+STUDIO_DATA_PROFILE_MAX_BYTES = env_int("STUDIO_DATA_PROFILE_MAX_BYTES", 2 * 2**30)
+STUDIO_MODEL_MAX_BYTES = env_int("STUDIO_MODEL_MAX_BYTES", 50 * 2**30)
 
 CACHES = {
     "default": {

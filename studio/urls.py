@@ -10,6 +10,9 @@ from studio import health
 
 api_v1 = [
     path("", include("apps.workspaces.api.urls")),
+    path("", include("apps.assets.api.urls")),
+    path("", include("apps.jobs.api.urls")),
+    path("", include("apps.designer.api.urls")),
     path("health/", health.health, name="health"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
@@ -26,4 +29,7 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"))),
     path("mlflow/<str:workspace_name>/", include("apps.jobs.mlflow.urls")),
     path("", include("apps.workspaces.urls")),
+    path("", include("apps.assets.urls")),
+    path("", include("apps.jobs.urls")),
+    path("", include("apps.designer.urls")),
 ]

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from .errors import ApiError, CliError, UsageFault
+from .errors import ApiError, CliError, Unreachable, UsageFault
 
 API_PREFIX = "/api/v1"
 TIMEOUT = (10, 120)  # seconds to connect, to read
@@ -68,7 +68,7 @@ class Client:
         try:
             response = self.session.request(method, url, json=json, params=params, timeout=TIMEOUT)
         except requests.RequestException as exc:
-            raise CliError(f"cannot reach the studio at {self.url}: {_reason(exc)}") from None
+            raise Unreachable(f"cannot reach the studio at {self.url}: {_reason(exc)}") from None
         if response.status_code == 204 or (response.ok and not response.content):
             return None
         body = self._decode(response)

@@ -51,12 +51,7 @@ def _computes(state: State) -> str:
 
 def _locator(lines: LineMap):
     """Map the field paths of an API error back to where they came from in the input."""
-
-    def locate(path: str) -> str | None:
-        top = path.split(".")[0].split("[")[0]
-        return lines.where(path) if top in lines else None
-
-    return locate
+    return lines.locate
 
 
 def _tags(items: tuple[str, ...]) -> dict[str, str]:

@@ -64,9 +64,7 @@ def _locator(lines: LineMap):
     """Map the field paths of an API error back to where they came from in the input."""
 
     def locate(path: str) -> str | None:
-        key = path.removeprefix("extra.")
-        top = key.split(".")[0].split("[")[0]
-        return lines.where(key) if top in lines else None
+        return lines.locate(path.removeprefix("extra."))
 
     return locate
 
@@ -180,8 +178,9 @@ def _content_url(state: State, client: Client, name: str) -> str:
     return f"{client.url}{API_PREFIX}/{_base(state)}{seg(name)}/files/content"
 
 
-def _check(response: requests.Response) -> None:
-    """An error answer as the CLI's one-line error (ApiError), else nothing."""
+def _check(response: requests.Response, *, where: str = "") -> None:
+    """An error answer as the CLI's one-line error (ApiError), else nothing. `where` (a URL)
+    is named when the answer has no error body of the studio's."""
     if response.ok:
         return
     try:
@@ -191,10 +190,12 @@ def _check(response: requests.Response) -> None:
     if isinstance(body, dict) and "message" in body:
         fields = body.get("fields") if isinstance(body.get("fields"), dict) else {}
         raise ApiError(response.status_code, str(body.get("code") or ""), body["message"], fields)
-    raise ApiError(response.status_code, "error", f"HTTP {response.status_code}")
+    suffix = f" from {where}" if where else ""
+    raise ApiError(response.status_code, "error", f"HTTP {response.status_code}{suffix}")
 
 
-def _send(call, *args, **kwargs) -> requests.Response:
+def _send(call, *args, what: str = "transfer", **kwargs) -> requests.Response:
+    """Run a requests call; a network failure as one line saying `what` failed."""
     import requests
 
     from .client import _reason
@@ -202,7 +203,7 @@ def _send(call, *args, **kwargs) -> requests.Response:
     try:
         return call(*args, **kwargs)
     except requests.RequestException as exc:
-        raise CliError(f"transfer failed: {_reason(exc)}") from None
+        raise CliError(f"{what} failed: {_reason(exc)}") from None
 
 
 @datastore.command("upload")

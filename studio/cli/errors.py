@@ -27,6 +27,10 @@ class UsageFault(CliError):
     exit_code = USAGE
 
 
+class Unreachable(CliError):
+    """No answer from the studio at all (refused, timed out, name unknown)."""
+
+
 class ApiError(CliError):
     """The studio answered with an error body `{"code", "message", "fields"}`."""
 

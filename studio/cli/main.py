@@ -15,9 +15,15 @@ import click
 
 from .auth import configure, login, logout
 from .common import global_options
+from .component import component
 from .compute import compute
+from .data import data
 from .datastore import datastore
+from .environment import environment
 from .errors import USAGE, CliError
+from .job import job
+from .model import model
+from .user import user
 from .workspace import workspace
 
 
@@ -92,6 +98,9 @@ cli.add_command(configure)
 cli.add_command(workspace)
 cli.add_command(datastore)
 cli.add_command(compute)
+cli.add_command(user)
+for _group in (data, environment, model, component, job):
+    cli.add_command(_group)
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -54,9 +54,7 @@ def _locator(lines: LineMap):
     """Map the field paths of an API error back to where they came from in the input."""
 
     def locate(path: str) -> str | None:
-        key = path.removeprefix("extra.")
-        top = key.split(".")[0].split("[")[0]
-        return lines.where(key) if top in lines else None
+        return lines.locate(path.removeprefix("extra."))
 
     return locate
 

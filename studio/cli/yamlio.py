@@ -41,6 +41,12 @@ class LineMap(dict):
     def where(self, key: str = "") -> str:
         return where(self, key)
 
+    def locate(self, path: str) -> str | None:
+        """Where an API error's field path came from in the input (`ws.yml:4`), or None
+        when its top-level key is not in the input (the studio added it)."""
+        top = path.split(".")[0].split("[")[0]
+        return self.where(path) if top in self else None
+
 
 def where(line_map: LineMap, key: str = "") -> str:
     """`ws.yml:4` for a key path: its own line, else its nearest parent's, else the file."""

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from . import api_expect
+from . import api_expect, expect
 
 EXP = "9001"
 RUN_ID = uuid.UUID(int=0xC0FFEE).hex
@@ -77,6 +77,11 @@ ROWS = [
     ("legacy-artifact-list", "get", f"{V2}/artifacts/list", RUN, READ),
     ("server-info", "get", "/mlflow/churn/api/3.0/mlflow/server-info", None, READ),
 ]  # fmt: skip
+
+HTML = [
+    # MLflow's printed UI link: a page that forwards to the studio's own pages
+    ("mlflow:ui-link", "get", "/mlflow/churn/", None, expect(200, compute_operator=403)),
+]
 
 API = [
     (f"mlflow:{name}", method, path, data, statuses) for name, method, path, data, statuses in ROWS

@@ -1,0 +1,129 @@
+"""Metric charts in Chromium: a job's Metrics tab draws the runner's system/* series against
+time since the job started (after the user's own metrics, under "System", memory in MiB/GiB),
+and Compare tells runs with one display name apart and draws every chart, including those
+below the fold."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from playwright.sync_api import expect
+
+from apps.jobs.models import Job
+from apps.jobs.services import tracking
+from tests.matrix.jobs_runs import make_run
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+T0 = 1_700_000_000_000
+
+
+def open_as(page, live_server, user) -> None:
+    client = Client()
+    client.force_login(user)
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value,
+          "url": live_server.url}]
+    )  # fmt: skip
+
+
+def iris_run(workspace, name: str, n_user: int = 11):
+    """A run named "iris logistic regression" with `n_user` metrics over steps 0..4 and the
+    runner's two system series (step 0, a sample every 5 s)."""
+    job = make_run(workspace, name=name, metrics={f"m{i:02d}": [1, 0.5, 0.3, 0.2, 0.1]
+                                                  for i in range(n_user)})  # fmt: skip
+    Job.objects.filter(pk=job.pk).update(display_name="iris logistic regression")
+    tracking.run_log(
+        actor=workspace.created_by,
+        workspace=workspace,
+        run_id=job.pk,
+        metrics=[tracking.MetricIn("system/memory_bytes", 300e6 + i * 1e6, T0 + i * 5000, 0)
+                 for i in range(10)]
+        + [tracking.MetricIn("system/cpu_percent", 50.0 + i, T0 + i * 5000, 0)
+           for i in range(10)],
+    )  # fmt: skip
+    return job
+
+
+def drawn(page) -> list[dict]:
+    """What plotly drew in each chart: key, x title, trace names and x values."""
+    return page.evaluate(
+        """() => Array.from(document.querySelectorAll('.chart')).map(el => ({
+            key: el.dataset.key,
+            xtitle: el.layout && el.layout.xaxis.title.text,
+            ytitle: el.layout && el.layout.yaxis.title && el.layout.yaxis.title.text,
+            names: (el.data || []).map(t => t.name),
+            x: (el.data || []).map(t => Array.from(t.x).map(String)),
+            svg: el.querySelectorAll('.main-svg .scatterlayer .trace').length,
+        }))"""
+    )
+
+
+def test_compare_of_13_metrics_draws_every_chart_with_distinct_legends(
+    page, live_server, owner, workspace
+):
+    iris_run(workspace, "iris-a")
+    iris_run(workspace, "iris-b")
+    open_as(page, live_server, owner)
+    page.goto(f"{live_server.url}/w/churn/experiments/exp1/compare/?run=iris-a&run=iris-b")
+    expect(page.locator("#compare thead")).to_contain_text("iris logistic regression (iris-a)")
+    page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('.chart')).every(el => el.dataset.loads)"
+    )
+    charts = drawn(page)
+    assert [c["key"] for c in charts] == [f"m{i:02d}" for i in range(11)] + [
+        "system/cpu_percent",
+        "system/memory_bytes",
+    ]
+    # every chart drew both runs, below the fold too (a full-page screenshot shows them all)
+    assert all(c["svg"] == 2 for c in charts), charts
+    for c in charts:
+        assert c["names"] == [
+            "iris logistic regression (iris-a)",
+            "iris logistic regression (iris-b)",
+        ]
+    cpu, memory = charts[-2:]
+    assert cpu["xtitle"] == memory["xtitle"] == "seconds since the job started"
+    assert cpu["x"][0] == [str(i * 5) for i in range(10)]
+    assert memory["ytitle"] == "MiB"
+    assert charts[0]["xtitle"] == "step"
+    page.locator("#system-heading").scroll_into_view_if_needed()
+    expect(page.locator("#system-heading")).to_have_text("System")
+
+
+def test_the_metrics_tab_keeps_system_series_on_time_whatever_x_the_user_picks(
+    page, live_server, owner, workspace
+):
+    iris_run(workspace, "iris-a", n_user=2)
+    open_as(page, live_server, owner)
+    page.goto(f"{live_server.url}/w/churn/jobs/iris-a/?tab=metrics")
+    page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('.chart')).every(el => el.dataset.loads)"
+    )
+    page.select_option("#chart-x", "time")
+    charts = drawn(page)
+    assert [c["key"] for c in charts] == ["m00", "m01", "system/cpu_percent", "system/memory_bytes"]
+    assert charts[0]["xtitle"] == "time"
+    assert charts[2]["xtitle"] == "seconds since the job started"
+    assert charts[3]["x"][0][:3] == ["0", "5", "10"]
+    assert charts[0]["names"] == ["iris logistic regression"]  # one run: its display name
+
+
+def test_a_running_jobs_first_system_sample_opens_the_system_section(
+    page, live_server, owner, workspace
+):
+    job = make_run(workspace, name="live", status="Running", metrics={"loss": [1.0, 0.5]})
+    open_as(page, live_server, owner)
+    page.goto(f"{live_server.url}/w/churn/jobs/live/?tab=metrics")
+    page.wait_for_function("() => document.querySelector('.chart').dataset.loads")
+    assert page.locator("#system-heading").count() == 0
+    tracking.run_log(
+        actor=owner,
+        workspace=workspace,
+        run_id=job.pk,
+        metrics=[tracking.MetricIn("system/memory_bytes", 2.5 * 2**30, T0 + 3000, 0)],
+    )
+    chart = page.locator('#system-charts .chart[data-key="system/memory_bytes"]')
+    expect(chart).to_have_attribute("data-loads", "1")  # the poller (every 2s) added it
+    expect(page.locator("#system-heading")).to_have_text("System")
+    memory = drawn(page)[-1]
+    assert memory["ytitle"] == "GiB" and memory["x"][0] == ["3"]
