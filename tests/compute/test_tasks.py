@@ -53,8 +53,12 @@ def test_scale_down_task_releases_idle_nodes_and_keeps_the_minimum(owner, worksp
 
 @pytest.mark.django_db
 def test_run_schedules_task_stops_an_instance_once(instance):
+    # Once a day, three minutes ago: a second check a moment later sees the same fire time
+    # (an every-minute cron would fire anew when the check crosses a minute boundary).
+    fired = timezone.now() - dt.timedelta(minutes=3)
+    daily = f"{fired.minute} {fired.hour} * * *"
     Compute.objects.filter(pk=instance.pk).update(
-        schedules=[{"action": "stop", "cron": "* * * * *", "time_zone": "UTC"}]
+        schedules=[{"action": "stop", "cron": daily, "time_zone": "UTC"}]
     )
     _age(instance, hours=1)
 
