@@ -115,6 +115,11 @@ def test_experiment_table_has_metric_and_param_columns_sorted(owner, workspace, 
     body = page.content.decode()
     assert body.index('data-run="r2"') < body.index('data-run="r1"')
     assert 'data-metric="loss"' in body and 'data-param="lr"' in body
+    # the sorted column says so to assistive technology; the others do not
+    assert body.count("aria-sort=") == 1
+    assert body.count('aria-sort="ascending"') == 1
+    header = body[body.index('aria-sort="ascending"') :]
+    assert "loss" in header[: header.index("</th>")]
 
 
 def test_experiment_table_shows_a_bad_filter_next_to_the_table(owner, run):
