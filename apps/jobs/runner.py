@@ -574,7 +574,16 @@ class JobRunner:
         from .services.tokens import run_token_issue
 
         job = self.job
-        env = {str(k): str(v) for k, v in (self.spec.get("environment_variables") or {}).items()}
+        # Defaults the job's own environment_variables may change. The container's user (uid
+        # 1000) has no passwd entry: without USER, getpass.getuser() fails and mlflow warns
+        # "getpwuid(): uid not found" on every run; with it, the MLflow `mlflow.user` tag of a
+        # run the script starts names who submitted the job. GitPython, which mlflow imports,
+        # prints a 15-line warning when the image has no git: quiet.
+        user = job.created_by.username if job.created_by_id else "studio"
+        env = {"USER": user, "LOGNAME": user, "GIT_PYTHON_REFRESH": "quiet"}
+        env.update(
+            {str(k): str(v) for k, v in (self.spec.get("environment_variables") or {}).items()}
+        )
         env.update(prepared.env)
         refs = self.spec.get("secrets") or {}
         if refs:

@@ -53,11 +53,21 @@ def test_the_container_gets_the_tracking_and_azure_variables(fake, workspace, ow
     assert env["MLFLOW_TRACKING_URI"].endswith("/mlflow/churn")
     assert env["MLFLOW_DISABLE_TELEMETRY"] == "true" and env["EPOCHS"] == "3"
     assert env["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] == "true"
+    # who submitted it (the container's uid has no passwd entry), and no GitPython banner
+    assert env["USER"] == env["LOGNAME"] == owner.username
+    assert env["GIT_PYTHON_REFRESH"] == "quiet"
     assert env["MLFLOW_TRACKING_TOKEN"].startswith("studio_") or env["MLFLOW_TRACKING_TOKEN"]
     # The run token is revoked when the job ends.
     from apps.workspaces.models import ApiToken
 
     assert ApiToken.objects.get(scope_job_id=job.pk).revoked_at is not None
+
+
+def test_the_job_s_own_variables_override_the_defaults(fake, workspace, owner):
+    job = make_job(workspace, owner, {"environment_variables": {"USER": "ci", "LOGNAME": "ci"}})
+    runner.run(str(job.pk))
+    env = fake.jobs[str(job.pk)].spec.env
+    assert env["USER"] == env["LOGNAME"] == "ci"
 
 
 def test_a_failed_job_shows_its_exit_code_and_the_last_lines_of_stderr(fake, workspace, owner):
