@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from django.db.models import Prefetch, prefetch_related_objects
+from django.db.models import Count, Prefetch, Sum, prefetch_related_objects
 
 from apps.workspaces import permissions
 from apps.workspaces.models import Workspace
@@ -25,6 +25,7 @@ from .models import (
     JobParam,
     LatestMetric,
     LoggedModel,
+    MetricRollup,
     MetricSample,
 )
 from .services.tracking import DEFAULT_EXPERIMENT, experiment_default, parse_run_id
@@ -485,6 +486,35 @@ def job_log_iter(*, job: Job, chunk: int = 5000):
 
 def job_metric_keys(*, job: Job) -> list[LatestMetric]:
     return list(LatestMetric.objects.filter(job=job).order_by("key"))
+
+
+def job_metrics_split(*, job: Job) -> tuple[list[LatestMetric], list[LatestMetric]]:
+    """The job's metrics as (series, values): a metric logged once (a test accuracy, a
+    final score) is a value for the Metrics tab's table, not a one-dot chart; one logged
+    more than once is a series for a chart. Counts come from the rollups (a row per 1,000
+    steps), with the samples counted only for a key that has none. Two or three queries.
+    The runner's system/* metrics are always series."""
+    latest = job_metric_keys(job=job)
+    counts = dict(
+        MetricRollup.objects.filter(job=job)
+        .order_by()
+        .values("key")
+        .annotate(total=Sum("n"))
+        .values_list("key", "total")
+    )
+    missing = [m.key for m in latest if m.key not in counts]
+    if missing:
+        counts.update(
+            MetricSample.objects.filter(job=job, key__in=missing)
+            .order_by()
+            .values("key")
+            .annotate(total=Count("id"))
+            .values_list("key", "total")
+        )
+    # The runner's system/* samples are a time series from their first point on.
+    series = [m for m in latest if counts.get(m.key, 0) > 1 or m.key.startswith("system/")]
+    chosen = {m.key for m in series}
+    return series, [m for m in latest if m.key not in chosen]
 
 
 def job_metric_series(*, job: Job, key: str, max_points: int | None = None):

@@ -162,6 +162,10 @@
 
   function onPoll(poller) {
     addMissing((poller.dataset.keys || "").split("\n"));
+    if (poller.dataset.values && poller.dataset.values !== "0") {
+      const empty = document.getElementById("no-metrics"); // the values table shows instead
+      if (empty) empty.remove();
+    }
     charts().forEach(load);
   }
 

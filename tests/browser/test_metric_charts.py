@@ -127,3 +127,25 @@ def test_a_running_jobs_first_system_sample_opens_the_system_section(
     expect(page.locator("#system-heading")).to_have_text("System")
     memory = drawn(page)[-1]
     assert memory["ytitle"] == "GiB" and memory["x"][0] == ["3"]
+
+
+def test_a_value_logged_once_shows_in_the_table_and_turns_into_a_chart_when_logged_again(
+    page, live_server, owner, workspace
+):
+    job = make_run(
+        workspace, name="live", status="Running",
+        metrics={"loss": [1.0, 0.5], "test_accuracy": [0.9333333]},
+    )  # fmt: skip
+    open_as(page, live_server, owner)
+    page.goto(f"{live_server.url}/w/churn/jobs/live/?tab=metrics")
+    row = page.locator('#metric-values tr[data-metric="test_accuracy"]')
+    expect(row).to_contain_text("0.933333")
+    page.wait_for_function("() => document.querySelector('.chart').dataset.loads")
+    assert page.locator(".chart").evaluate_all("els => els.map(e => e.dataset.key)") == ["loss"]
+    tracking.run_log(
+        actor=owner, workspace=workspace, run_id=job.pk,
+        metrics=[tracking.MetricIn("test_accuracy", 0.95, T0 + 3000, 1)],
+    )  # fmt: skip
+    chart = page.locator('#charts .chart[data-key="test_accuracy"]')
+    expect(chart).to_have_attribute("data-loads", "1")  # the poller (every 2s) added it
+    expect(page.locator("#metric-values")).to_have_count(0)

@@ -15,6 +15,8 @@ from apps.jobs.services import tracking
 from tests.conftest import client_for
 from tests.matrix.jobs_runs import make_run
 
+HX = {"HTTP_HX_REQUEST": "true"}
+
 pytestmark = pytest.mark.django_db
 T0 = 1_700_000_000_000
 
@@ -36,7 +38,7 @@ def chart_series(page: str) -> dict[str, list[dict]]:
 
 
 def test_the_metrics_tab_lists_system_charts_after_the_users_under_system(owner, workspace):
-    with_system(make_run(workspace, name="r1", metrics={"zeta": [1.0], "acc": [0.5]}))
+    with_system(make_run(workspace, name="r1", metrics={"zeta": [1.0, 2.0], "acc": [0.5, 0.6]}))
     page = client_for(owner).get("/w/churn/jobs/r1/?tab=metrics").content.decode()
     keys = re.findall(r'class="chart" data-key="([^"]+)"', page)
     assert keys == ["acc", "zeta", "system/cpu_percent", "system/memory_bytes"]
@@ -46,6 +48,39 @@ def test_the_metrics_tab_lists_system_charts_after_the_users_under_system(owner,
         < page.index('data-key="system/cpu_percent"')
     )
     assert f'data-start="{T0}"' in page  # relative time is since the job started
+
+
+def test_a_metric_logged_once_is_a_row_of_the_values_table_not_a_chart(owner, workspace):
+    make_run(workspace, name="r1", metrics={"loss": [0.9, 0.5, 0.3], "test_accuracy": [0.9333333]})
+    page = client_for(owner).get("/w/churn/jobs/r1/?tab=metrics").content.decode()
+    assert re.findall(r'class="chart" data-key="([^"]+)"', page) == ["loss"]
+    table = page[
+        page.index('id="metric-values"') : page.index("</table>", page.index('id="metric-values"'))
+    ]
+    assert 'data-metric="test_accuracy"' in table and ">0.933333<" in table
+    assert 'data-metric="loss"' not in table
+    assert page.index('id="metric-values"') < page.index('id="charts"')  # values first
+    assert 'id="no-metrics"' not in page
+
+
+def test_a_value_becomes_a_chart_when_it_is_logged_again(owner, workspace):
+    job = make_run(workspace, name="live", status="Running", metrics={"acc": [0.1]})
+    client = client_for(owner)
+    poller = client.get("/w/churn/jobs/live/metrics/", **HX).content.decode()
+    assert 'data-keys=""' in poller and 'data-metric="acc"' in poller
+    assert 'data-values="1"' in poller  # the page drops its "no metrics" line
+    tracking.run_log(
+        actor=owner, workspace=workspace, run_id=job.pk,
+        metrics=[tracking.MetricIn("acc", 0.2, T0, 1)],
+    )  # fmt: skip
+    poller = client.get("/w/churn/jobs/live/metrics/", **HX).content.decode()
+    assert 'data-keys="acc"' in poller and 'id="metric-values"' not in poller
+
+
+def test_only_values_show_no_empty_message(owner, workspace):
+    make_run(workspace, name="r1", metrics={"f1": [0.7]})
+    page = client_for(owner).get("/w/churn/jobs/r1/?tab=metrics").content.decode()
+    assert 'id="no-metrics"' not in page and 'data-metric="f1"' in page
 
 
 def test_a_job_with_only_system_metrics_shows_no_empty_message(owner, workspace):

@@ -321,7 +321,7 @@ def job_detail(request: HtmxHttpRequest, workspace, job_name: str):
             user_tags={k: v for k, v in job.tags.items() if not k.startswith("mlflow.")},
         )
     elif tab == "metrics":
-        context["keys"] = selectors.job_metric_keys(job=job)  # the poller's
+        context["keys"], context["values"] = selectors.job_metrics_split(job=job)
         context["user_keys"], context["system_keys"] = _split_system(
             [m.key for m in context["keys"]]
         )
@@ -355,11 +355,14 @@ def job_log(request: HtmxHttpRequest, workspace, job_name: str):
 @require_GET
 @workspace_view(Action.JOB_VIEW)
 def job_metrics(request: HtmxHttpRequest, workspace, job_name: str):
-    """The metrics poller: the job's metric names (new charts appear), status, and another
-    poller while the job runs; the charts refresh themselves when it is swapped in."""
+    """The metrics poller: the names of the job's series (new charts appear), the table of
+    its single values, status, and another poller while the job runs; the charts refresh
+    themselves when it is swapped in."""
     job = _job(request, workspace, job_name)
-    keys = selectors.job_metric_keys(job=job)
-    return render(request, "jobs/_metrics_poller.html", {"job": job, "keys": keys})
+    keys, values = selectors.job_metrics_split(job=job)
+    return render(
+        request, "jobs/_metrics_poller.html", {"job": job, "keys": keys, "values": values}
+    )
 
 
 @require_GET
