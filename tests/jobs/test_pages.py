@@ -122,6 +122,26 @@ def test_experiment_table_has_metric_and_param_columns_sorted(owner, workspace, 
     assert "loss" in header[: header.index("</th>")]
 
 
+def test_experiment_table_defaults_to_the_users_metrics_and_names_each_run(owner, workspace):
+    from apps.jobs.services import tracking
+
+    job = make_run(workspace, name="r2", metrics={"acc": [0.5], "loss": [0.1]})
+    Job.objects.filter(pk=job.pk).update(display_name="iris")
+    tracking.run_log(
+        actor=owner, workspace=workspace, run_id=job.pk,
+        metrics=[tracking.MetricIn("system/cpu_percent", 50.0, 1_700_000_000_000, 0)],
+    )  # fmt: skip
+    body = client_for(owner).get("/w/churn/experiments/exp1/").content.decode()
+    head = body[body.index("<thead>") : body.index("</thead>")]
+    assert "acc" in head and "loss" in head and "system/cpu_percent" not in head
+    row = body[body.index('data-run="r2"') :]
+    row = row[: row.index("</tr>")]
+    assert ">iris</a>" in row and 'class="muted run-name">r2<' in row  # runs told apart
+    chosen = client_for(owner).get("/w/churn/experiments/exp1/", {"m": "system/cpu_percent"})
+    head = chosen.content.decode()
+    assert 'data-metric="system/cpu_percent"' in head  # still a column away
+
+
 def test_experiment_table_shows_a_bad_filter_next_to_the_table(owner, run):
     body = client_for(owner).get("/w/churn/experiments/exp1/", {"filter": "metrics.x >>> 1"})
     assert body.status_code == 200

@@ -121,7 +121,11 @@ def experiment_list(request: HtmxHttpRequest, workspace):
 
 def _table_params(request, experiment) -> dict:
     metric_keys, param_keys = selectors.experiment_keys(experiment=experiment)
-    chosen_m = request.GET.getlist("m") or metric_keys[:4]
+    # By default the first four of the user's own metrics (the runner's system/* series are
+    # a column away, under Columns).
+    chosen_m = (
+        request.GET.getlist("m") or [k for k in metric_keys if not k.startswith(SYSTEM_PREFIX)][:4]
+    )
     chosen_p = request.GET.getlist("p") or param_keys[:4]
     return {
         "metric_keys": metric_keys,
