@@ -434,9 +434,23 @@ def job_get(*, actor, workspace: Workspace, name: str) -> Job:
 
 
 def job_timeline(*, job: Job) -> list:
+    """The job's status changes in order, each with `spent`: the seconds it stayed in that
+    status (until the next change; until now, with `ongoing`, for the status it is in while
+    it has not ended; None for the final status of a job that ended)."""
+    from django.utils import timezone
+
     from .models import JobStatusChange
 
-    return list(JobStatusChange.objects.filter(job=job).order_by("at", "id"))
+    changes = list(JobStatusChange.objects.filter(job=job).order_by("at", "id"))
+    for change, following in zip(changes, [*changes[1:], None][: len(changes)], strict=True):
+        change.ongoing = False
+        if following is not None:
+            change.spent = (following.at - change.at).total_seconds()
+        elif change.status in Job.TERMINAL:
+            change.spent = None
+        else:
+            change.spent, change.ongoing = (timezone.now() - change.at).total_seconds(), True
+    return changes
 
 
 def job_log_after(*, job: Job, after: int, limit: int = LOG_PAGE) -> tuple[list, int, bool]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from apps.jobs.models import Job, LogLine
-from tests.conftest import client_for
+from tests.conftest import api_client_for, client_for
 from tests.matrix.jobs_runs import make_run
 
 pytestmark = pytest.mark.django_db
@@ -38,6 +38,35 @@ def test_overview_shows_timeline_params_and_tags_form(owner, run):
     assert 'id="timeline"' in page and "Completed" in page
     assert "lr" in page and "0.1" in page
     assert 'name="tags"' in page
+
+
+def test_the_timeline_says_how_long_each_status_lasted(owner, workspace):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from apps.jobs.models import JobStatusChange
+    from apps.workspaces.templatetags.studio_tags import seconds
+
+    job = make_run(workspace, name="slow", status="Running")
+    JobStatusChange.objects.filter(job=job).delete()
+    start = timezone.now() - dt.timedelta(minutes=10)
+    for status, after in (("Queued", 0), ("Preparing", 2.5), ("Running", 3.3)):
+        JobStatusChange.objects.create(
+            job=job, status=status, at=start + dt.timedelta(seconds=after)
+        )
+    page = client_for(owner).get("/w/churn/jobs/slow/").content.decode()
+    timeline = page[page.index('id="timeline"') : page.index("</ol>", page.index('id="timeline"'))]
+    assert "· 2.5 s<" in timeline and "· 0.8 s<" in timeline  # Queued, then Preparing
+    assert "9 min 56 s so far" in timeline or "9 min 57 s so far" in timeline  # still Running
+    api = api_client_for(owner).get("/api/v1/workspaces/churn/jobs/slow/").json()
+    assert [s["seconds"] for s in api["status_timeline"]][:2] == [2.5, 0.8]
+    assert [seconds(v) for v in (0.04, 42.4, 185, 7440)] == [
+        "0.0 s",
+        "42 s",
+        "3 min 5 s",
+        "2 h 4 min",
+    ]
 
 
 def test_a_reader_sees_no_edit_form_and_a_greyed_archive(reader, run):

@@ -123,7 +123,13 @@ class JobDetailOutputSerializer(JobOutputSerializer):
 
     def get_status_timeline(self, job) -> list:
         return [
-            {"status": c.status, "at": c.at.isoformat(), "reason": c.reason}
+            {
+                "status": c.status,
+                "at": c.at.isoformat(),
+                "reason": c.reason,
+                # time in this status: until the next change, or until now while in it
+                "seconds": None if c.spent is None else round(c.spent, 3),
+            }
             for c in selectors.job_timeline(job=job)
         ]
 

@@ -31,3 +31,21 @@ def reltime(value):
     delta = timezone.now() - value
     text = "just now" if delta.total_seconds() < 45 else f"{timesince(value).split(',')[0]} ago"
     return format_html('<time datetime="{}" title="{}">{}</time>', value.isoformat(), exact, text)
+
+
+@register.filter
+def seconds(value):
+    """A duration in seconds, short: "0.8 s", "42 s", "3 min 5 s", "2 h 4 min"."""
+    if value is None:
+        return "—"
+    value = max(float(value), 0.0)
+    if value < 10:
+        return f"{value:.1f} s"
+    whole = int(round(value))
+    if whole < 60:
+        return f"{whole} s"
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {secs} s"
