@@ -3,6 +3,8 @@ the metrics poller, files and previews, the experiment table and compare."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from apps.jobs.models import Job, LogLine
@@ -58,11 +60,12 @@ def test_the_timeline_says_how_long_each_status_lasted(owner, workspace):
     page = client_for(owner).get("/w/churn/jobs/slow/").content.decode()
     timeline = page[page.index('id="timeline"') : page.index("</ol>", page.index('id="timeline"'))]
     assert "· 2.5 s<" in timeline and "· 0.8 s<" in timeline  # Queued, then Preparing
-    assert "9 min 56 s so far" in timeline or "9 min 57 s so far" in timeline  # still Running
+    # still Running: about 9 min 57 s so far, whatever this machine's speed
+    assert re.search(r"(9 min 5\d s|1\d min \d+ s) so far<", timeline), timeline
     api = api_client_for(owner).get("/api/v1/workspaces/churn/jobs/slow/").json()
     assert [s["seconds"] for s in api["status_timeline"]][:2] == [2.5, 0.8]
     assert [seconds(v) for v in (0.04, 42.4, 185, 7440)] == [
-        "0.0 s",
+        "< 0.1 s",
         "42 s",
         "3 min 5 s",
         "2 h 4 min",

@@ -35,10 +35,12 @@ def reltime(value):
 
 @register.filter
 def seconds(value):
-    """A duration in seconds, short: "0.8 s", "42 s", "3 min 5 s", "2 h 4 min"."""
+    """A duration in seconds, short: "< 0.1 s", "0.8 s", "42 s", "3 min 5 s", "2 h 4 min"."""
     if value is None:
         return "—"
     value = max(float(value), 0.0)
+    if value < 0.05:
+        return "< 0.1 s"
     if value < 10:
         return f"{value:.1f} s"
     whole = int(round(value))
