@@ -35,6 +35,17 @@ def test_job_list_shows_the_run_and_filters_as_a_fragment(owner, workspace, run)
     assert "<html" not in fragment and 'data-job="r1"' not in fragment
 
 
+def test_the_job_list_shows_each_job_s_name_under_its_display_name(owner, workspace):
+    for name in ("a1", "a2"):
+        make_run(workspace, name=name)
+    Job.objects.filter(name__in=["a1", "a2"]).update(display_name="iris")
+    page = client_for(owner).get("/w/churn/jobs/").content.decode()
+    for name in ("a1", "a2"):
+        row = page[page.index(f'data-job="{name}"') :]
+        row = row[: row.index("</tr>")]
+        assert ">iris</a>" in row and f'class="muted run-name">{name}<' in row
+
+
 def test_overview_shows_timeline_params_and_tags_form(owner, run):
     page = client_for(owner).get("/w/churn/jobs/r1/").content.decode()
     assert 'id="timeline"' in page and "Completed" in page
