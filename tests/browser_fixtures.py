@@ -68,3 +68,27 @@ def new_page(browser):
 @pytest.fixture
 def page(new_page):
     return new_page()
+
+
+def drag(page, source, target, position: dict | None = None) -> None:
+    """Drag `source` onto `target` (at `position` within it) the way Playwright's docs say
+    to drag by hand: hover, press, hover the target twice (the second move is the one that
+    surely fires `dragover`), release. `Locator.drag_to` does it in one move and, on a busy
+    page, a palette drop now and then never reached the canvas."""
+    source.hover()
+    page.mouse.down()
+    target.hover(position=position)
+    target.hover(position=position)
+    page.mouse.up()
+
+
+def drop_on_canvas(page, item, node: str, x: int, y: int) -> None:
+    """Drop the Designer palette item `item` (a selector or a locator) on the canvas at (x, y) and wait for
+    the whole answer: the node `node` on the canvas and, since a drop selects what it added,
+    its properties panel. The next gesture then starts on a settled page."""
+    from playwright.sync_api import expect
+
+    source = page.locator(item).first if isinstance(item, str) else item
+    drag(page, source, page.locator("#dz-stage"), {"x": x, "y": y})
+    expect(page.locator(f"#node-{node}")).to_be_visible()
+    expect(page.locator(f'.dz-panel[data-node="{node}"]')).to_be_visible()

@@ -353,7 +353,6 @@
       view.y = sr.height / 2 - ((e.clientY - r.top) / s) * view.k;
       applyView();
     });
-    document.getElementById("dz-side-click-guard");
     document.addEventListener("click", function (e) {
       var link = e.target.closest("#dz-issues a[data-node]");
       if (link) { e.preventDefault(); select(link.dataset.node); var n = document.getElementById("node-" + link.dataset.node); if (n) n.focus(); }

@@ -21,6 +21,7 @@ from apps.designer import builtins
 from apps.designer.models import Draft
 from apps.jobs.models import Job
 from apps.workspaces.models import Compute
+from tests.browser_fixtures import drag, drop_on_canvas
 from tests.e2e.conftest import page_as, run_in_process, studio_server  # noqa: F401
 from tests.jobs.test_runner_support import docker_runner, docker_status, job_dir  # noqa: F401
 
@@ -89,14 +90,12 @@ def test_a_pipeline_drawn_from_an_empty_canvas_runs_shows_its_roc_curve_and_reru
     page.get_by_role("button", name="+ New draft").click()
     page.wait_for_url("**/designer/*/")
     expect(page.locator("#dz-hint")).to_be_visible()  # the empty canvas
-    stage = page.locator("#dz-stage")
 
     for item, node, (x, y) in DROPS:
-        page.locator(item).first.drag_to(stage, target_position={"x": x, "y": y})
-        expect(page.locator(f"#node-{node}")).to_be_visible()
+        drop_on_canvas(page, item, node, x, y)
     for source, output, target, input_name in EDGES:
         out = page.locator(f'#node-{source} .dz-out[data-port="{output}"] i')
-        out.drag_to(page.locator(f'#node-{target} .dz-in[data-port="{input_name}"]'))
+        drag(page, out, page.locator(f'#node-{target} .dz-in[data-port="{input_name}"]'))
         edge = f"{source}.{output}->{target}.{input_name}"
         expect(page.locator(f'path[data-edge="{edge}"]')).to_have_count(1)
 

@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from apps.designer import drafts
 from apps.designer.models import Draft
 from tests.browser.test_foundation import log_in
+from tests.browser_fixtures import drag, drop_on_canvas
 from tests.designer.fixtures import *  # noqa: F403 (fixtures)
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,19 +22,13 @@ def test_drag_connect_refuse_undo_and_set_a_parameter(
     draft = drafts.draft_create(actor=owner, workspace=workspace, name="Browser")
     log_in(page, live_server.url, "alice")
     page.goto(f"{live_server.url}/w/churn/designer/{draft.pk}/")
-    stage = page.locator("#dz-stage")
-    page.locator('.dz-item[data-ref="azureml:iris:3"]').drag_to(
-        stage, target_position={"x": 60, "y": 60}
-    )
-    expect(page.locator("#node-iris")).to_be_visible()
-    page.locator('.dz-item[data-name="train"]').drag_to(stage, target_position={"x": 420, "y": 60})
-    expect(page.locator("#node-train")).to_be_visible()
+    drop_on_canvas(page, '.dz-item[data-ref="azureml:iris:3"]', "iris", 60, 60)
+    drop_on_canvas(page, '.dz-item[data-name="train"]', "train", 420, 60)
     out = page.locator('#node-iris .dz-out[data-port="data"] i')
-    out.drag_to(page.locator('#node-train .dz-in[data-port="data"]'))
+    drag(page, out, page.locator('#node-train .dz-in[data-port="data"]'))
     expect(page.locator('path[data-edge="iris.data->train.data"]')).to_have_count(1)
-    page.locator('.dz-item[data-name="score"]').drag_to(stage, target_position={"x": 420, "y": 300})
-    expect(page.locator("#node-score")).to_be_visible()
-    out.drag_to(page.locator('#node-score .dz-in[data-port="model"]'))
+    drop_on_canvas(page, '.dz-item[data-name="score"]', "score", 420, 300)
+    drag(page, out, page.locator('#node-score .dz-in[data-port="model"]'))
     expect(page.locator("#dz-refusal-box")).to_contain_text(
         "cannot feed 'model', a mlflow_model input"
     )

@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from apps.designer import drafts
 from apps.designer.models import Draft
 from tests.browser.test_foundation import log_in
+from tests.browser_fixtures import drag, drop_on_canvas
 from tests.designer.fixtures import *  # noqa: F403 (fixtures)
 from tests.designer.test_pipeline_nodes import sub  # noqa: F401 (fixture)
 
@@ -30,27 +31,23 @@ def test_drag_a_pipeline_component_connect_it_and_set_its_parameter(
     draft = drafts.draft_create(actor=owner, workspace=workspace, name="Sub")
     log_in(page, live_server.url, "alice")
     page.goto(f"{live_server.url}/w/churn/designer/{draft.pk}/")
-    stage = page.locator("#dz-stage")
     item = page.locator('#dz-pipelines .dz-item[data-name="prep_train"]')
     expect(item).to_contain_text("pipeline")
     item.locator(".dz-version").select_option("azureml:prep_train:1")
-    item.drag_to(stage, target_position={"x": 420, "y": 60})
+    drop_on_canvas(page, item, "prep_train", 420, 60)
     node = page.locator("#node-prep_train")
     expect(node.locator(".dz-badge")).to_have_text("pipeline")
     expect(node.locator('.dz-in[data-port="raw"]')).to_be_visible()
     expect(node.locator('.dz-out[data-port="model"]')).to_be_visible()
-    page.locator('.dz-item[data-ref="azureml:iris:3"]').drag_to(
-        stage, target_position={"x": 60, "y": 60}
-    )
-    expect(page.locator("#node-iris")).to_be_visible()
+    drop_on_canvas(page, '.dz-item[data-ref="azureml:iris:3"]', "iris", 60, 60)
     out = page.locator('#node-iris .dz-out[data-port="data"] i')
-    out.drag_to(node.locator('.dz-in[data-port="raw"]'))
+    drag(page, out, node.locator('.dz-in[data-port="raw"]'))
     expect(page.locator('path[data-edge="iris.data->prep_train.raw"]')).to_have_count(1)
-    page.locator('.dz-item[data-name="table_only"]').drag_to(
-        stage, target_position={"x": 420, "y": 260}
-    )
-    node.locator('.dz-out[data-port="model"] i').drag_to(
-        page.locator('#node-table_only .dz-in[data-port="table"]')
+    drop_on_canvas(page, '.dz-item[data-name="table_only"]', "table_only", 420, 260)
+    drag(
+        page,
+        node.locator('.dz-out[data-port="model"] i'),
+        page.locator('#node-table_only .dz-in[data-port="table"]'),
     )
     expect(page.locator("#dz-refusal-box")).to_contain_text(
         "a mlflow_model output cannot feed 'table'"
