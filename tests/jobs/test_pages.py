@@ -136,6 +136,50 @@ def test_outputs_tab_lists_files_previews_and_downloads(owner, run):
     assert b"".join(download.streaming_content) == b"hello world"
 
 
+def png(width: int = 3, height: int = 2) -> bytes:
+    """A real PNG (grey pixels), as autolog's confusion matrix would be."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\0" + b"\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )  # fmt: skip
+
+
+def test_outputs_tab_shows_a_picture_in_place_and_an_svg_only_as_a_download(owner, workspace):
+    picture = png()
+    make_run(
+        workspace, name="pics",
+        files={"artifacts/cm.png": picture, "outputs/plot.svg": b"<svg><script/></svg>"},
+    )  # fmt: skip
+    client, base = client_for(owner), "/w/churn/jobs/pics/files/"
+    preview = client.get(f"{base}preview/", {"path": "artifacts/cm.png"}, **HX).content.decode()
+    assert '<img class="preview-image"' in preview
+    assert "path=artifacts/cm.png&amp;inline=1" in preview and 'alt="artifacts/cm.png"' in preview
+    shown = client.get(f"{base}download/", {"path": "artifacts/cm.png", "inline": "1"})
+    assert shown["Content-Type"] == "image/png"
+    assert shown["Content-Disposition"] == 'inline; filename="cm.png"'
+    assert "sandbox" in shown["Content-Security-Policy"]
+    assert b"".join(shown.streaming_content) == picture
+    saved = client.get(f"{base}download/", {"path": "artifacts/cm.png"})
+    assert saved["Content-Type"] == "application/octet-stream"
+    assert saved["Content-Disposition"].startswith("attachment")
+    svg = client.get(f"{base}preview/", {"path": "outputs/plot.svg"}, **HX).content.decode()
+    assert "<img" not in svg
+    svg_inline = client.get(f"{base}download/", {"path": "outputs/plot.svg", "inline": "1"})
+    assert svg_inline["Content-Type"] == "application/octet-stream"
+    assert svg_inline["Content-Disposition"].startswith("attachment")
+    missing = client.get(f"{base}preview/", {"path": "artifacts/gone.png"}, **HX)
+    assert missing.status_code == 404
+
+
 def test_std_log_downloads_from_the_page(owner, run):
     answer = client_for(owner).get("/w/churn/jobs/r1/log/download/")
     assert b"".join(answer.streaming_content) == b"start\n10%\r50%\r100%\nend\n"

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.workspaces.permissions import Action
+from apps.workspaces.selectors.datastores import image_type
 from apps.workspaces.views.workspaces import workspace_view
 from studio.errors import DomainError, NotFound
 from studio.htmx import HtmxHttpRequest, is_partial, vary_on_htmx
@@ -398,8 +399,9 @@ def job_files(request: HtmxHttpRequest, workspace, job_name: str):
 def job_file_preview(request: HtmxHttpRequest, workspace, job_name: str):
     job = _job(request, workspace, job_name)
     path = request.GET.get("path", "")
+    image = image_type(path)
     with selectors.job_artifact_open(job=job, path=path) as handle:
-        head = handle.read(PREVIEW_BYTES + 1)
+        head = handle.read(0 if image else PREVIEW_BYTES + 1)
     truncated = len(head) > PREVIEW_BYTES
     head = head[:PREVIEW_BYTES]
     binary = b"\0" in head[:8192]
@@ -407,16 +409,30 @@ def job_file_preview(request: HtmxHttpRequest, workspace, job_name: str):
     return render(
         request,
         "jobs/_file_preview.html",
-        {"job": job, "path": path, "text": text, "binary": binary, "truncated": truncated},
-    )
+        {
+            "job": job, "path": path, "text": text, "binary": binary, "truncated": truncated,
+            "image": bool(image),
+        },
+    )  # fmt: skip
 
 
 @require_GET
 @workspace_view(Action.JOB_VIEW)
 def job_file_download(request, workspace, job_name: str):
+    """The file as an attachment. With `?inline=1`, a raster picture (autolog's confusion
+    matrix, `mlflow.log_image`) comes as itself for the preview's <img>, as a datastore's do;
+    anything else, SVG included, stays an octet-stream attachment."""
+    from django.utils.http import content_disposition_header
+
     job = _job(request, workspace, job_name)
     path = request.GET.get("path", "")
-    return file_response(selectors.job_artifact_open(job=job, path=path), path)
+    response = file_response(selectors.job_artifact_open(job=job, path=path), path)
+    image = image_type(path)
+    if image and request.GET.get("inline"):
+        response["Content-Type"] = image
+        response["Content-Disposition"] = content_disposition_header(False, path.rsplit("/")[-1])
+        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 @require_GET

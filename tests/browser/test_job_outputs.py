@@ -1,0 +1,26 @@
+"""A job's Outputs + logs tab in Chromium: a picture the job logged (autolog's confusion
+matrix, `mlflow.log_image`) shows in place when its file is picked, decoded by the browser."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.test_pipeline_step_panel import open_as
+from tests.jobs.test_pages import png
+from tests.matrix.jobs_runs import make_run
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_logged_picture_shows_in_place_in_the_outputs_tab(page, live_server, owner, workspace):
+    make_run(workspace, name="pics", files={"artifacts/training_confusion_matrix.png": png(5, 4)})
+    open_as(page, live_server, owner)
+    page.goto(f"{live_server.url}/w/churn/jobs/pics/?tab=outputs")
+    page.locator("#job-files").get_by_role("link", name="artifacts/").click()
+    page.get_by_role("link", name="training_confusion_matrix.png").click()
+    picture = page.locator("#file-preview img.preview-image")
+    expect(picture).to_be_visible()
+    expect(picture).to_have_attribute("alt", "artifacts/training_confusion_matrix.png")
+    picture.evaluate("img => img.decode()")  # rejects when the browser cannot show it
+    assert picture.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [5, 4]
