@@ -42,14 +42,16 @@ SKLEARN = Curated(
     name="AzureML-sklearn-1.5",
     # 2: skops added (MLflow's default format for scikit-learn models needs it).
     # 3: pyarrow added (pandas' Parquet engine: the Designer's built-ins read Parquet tables).
-    version="3",
+    # 4: matplotlib added (`mlflow.autolog()` draws a classifier's confusion matrix, and a
+    #    binary one's ROC and PR curves, with it; without it, it skips them with a warning).
+    version="4",
     description=(
-        "Python 3.11 with pandas, pyarrow, scikit-learn 1.5 and mlflow-skinny: the studio's "
-        "stand-in for Azure's sklearn curated environments."
+        "Python 3.11 with pandas, pyarrow, scikit-learn 1.5, matplotlib and mlflow-skinny: "
+        "the studio's stand-in for Azure's sklearn curated environments."
     ),
     pip_requirements=(
         "pandas==2.2.3\npyarrow==26.0.1\nscikit-learn==1.5.2\nmlflow-skinny==3.17.2\n"
-        "skops==0.16.0\n"
+        "skops==0.16.0\nmatplotlib==3.10.8\n"
     ),
 )
 

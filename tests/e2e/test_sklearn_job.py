@@ -1,7 +1,8 @@
 """Issue 5's done-when, end to end: a real scikit-learn script using mlflow.autolog() runs as
 a job submitted from YAML with the real CLI, in a real container on the curated sklearn image
 (built once per machine, then cached); Chromium watches its metrics chart grow while it runs;
-its MLflow model registers from the job page's "Register model" button. And a job printing
+autolog's confusion matrix shows in place under Outputs + logs; its MLflow model registers
+from the job page's "Register model" button. And a job printing
 numbered lines with a \\r progress bar: the page's log tail grows live, without gaps or
 duplicates."""
 
@@ -74,6 +75,15 @@ def test_an_autologged_sklearn_job_from_yaml_charts_live_and_registers_its_model
     assert LatestMetric.objects.filter(job=job, key__startswith="training_").exists()
     assert job.params.filter(key="max_iter", value="500").exists()
     wait_for(lambda: chart_points(page, "epoch_accuracy") == 24, timeout=15, what="24 points")
+
+    # autolog drew the final fit's confusion matrix (matplotlib is in the curated image), and
+    # the Outputs + logs tab shows the picture in place
+    page.goto(f"{studio_server.url}/w/churn/jobs/iris-e2e/?tab=outputs")
+    page.get_by_role("link", name="training_confusion_matrix.png").click()
+    picture = page.locator("#file-preview img.preview-image")
+    expect(picture).to_be_visible()
+    picture.evaluate("img => img.decode()")  # rejects when the browser cannot show it
+    assert picture.evaluate("img => img.naturalWidth") > 100
 
     page.goto(f"{studio_server.url}/w/churn/jobs/iris-e2e/")
     page.get_by_role("link", name="Register model").click()

@@ -60,7 +60,7 @@ def main() -> None:
     mlflow.sklearn.save_model(
         model,
         "outputs/model",
-        serialization_format="cloudpickle",  # skops (MLflow's default) is not installed
+        serialization_format="cloudpickle",  # rather than MLflow's default, skops
         signature=signature,
         input_example=x_test.head(3),
         # named, not inferred (inferring imports the model in a subprocess: seconds)
