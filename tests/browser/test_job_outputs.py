@@ -24,3 +24,18 @@ def test_a_logged_picture_shows_in_place_in_the_outputs_tab(page, live_server, o
     expect(picture).to_have_attribute("alt", "training_confusion_matrix.png")
     picture.evaluate("img => img.decode()")  # rejects when the browser cannot show it
     assert picture.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [5, 4]
+
+
+def test_a_long_file_name_wraps_and_its_download_link_stays_in_the_card(
+    page, live_server, owner, workspace
+):
+    name = "training_precision_recall_curve_of_the_final_fit.png"
+    make_run(workspace, name="long", files={name: png(), "metric_info.json": b"{}"})
+    open_as(page, live_server, owner)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{live_server.url}/w/churn/jobs/long/?tab=outputs")
+    row = page.locator(f'#file-tree tr[data-path="{name}"]')
+    download = row.get_by_role("link", name="Download").bounding_box()
+    card = page.locator("section.card", has=page.locator("#job-files")).bounding_box()
+    assert download["x"] + download["width"] <= card["x"] + card["width"], (download, card)
+    assert download["height"] < 30  # "Download" on one line
