@@ -110,6 +110,16 @@ _LONG_URI = re.compile(
 )
 
 
+def split_uri(value: str) -> tuple[str | None, str, str] | None:
+    """(workspace or None, datastore, path) of a datastore URI, short or long form; None when
+    `value` is not one. Only the text: nothing is looked up."""
+    text = str(value or "").strip()
+    match = _SHORT_URI.match(text) or _LONG_URI.match(text)
+    if match is None:
+        return None
+    return match.groupdict().get("ws"), match["ds"], unquote(match["path"])
+
+
 def resolve_datastore_uri(workspace, value: str, *, field: str = "path"):
     """(datastore, path) for `azureml://datastores/<ds>/paths/<p>` or the long form
     `azureml://subscriptions/.../workspaces/<ws>/datastores/<ds>/paths/<p>`.
@@ -119,22 +129,22 @@ def resolve_datastore_uri(workspace, value: str, *, field: str = "path"):
     from .models import Datastore
 
     text = str(value or "").strip()
-    match = _SHORT_URI.match(text) or _LONG_URI.match(text)
-    if match is None:
+    parts = split_uri(text)
+    if parts is None:
         raise ValidationError.for_field(
             field, f"{text!r} is not an azureml://datastores/<name>/paths/<path> URI."
         )
-    ws_name = match.groupdict().get("ws")
+    ws_name, ds_name, path = parts
     if ws_name and ws_name != workspace.name:
         raise ValidationError.for_field(
             field, f"The URI names workspace '{ws_name}', not '{workspace.name}'."
         )
-    datastore = Datastore.objects.filter(workspace=workspace, name=match["ds"]).first()
+    datastore = Datastore.objects.filter(workspace=workspace, name=ds_name).first()
     if datastore is None:
         raise ValidationError.for_field(
-            field, f"No datastore '{match['ds']}' in workspace '{workspace.name}'."
+            field, f"No datastore '{ds_name}' in workspace '{workspace.name}'."
         )
-    return datastore, clean_path(unquote(match["path"]), field=field)
+    return datastore, clean_path(path, field=field)
 
 
 # Listing entries ---------------------------------------------------------------------------

@@ -136,6 +136,49 @@ def test_outputs_tab_lists_files_previews_and_downloads(owner, run):
     assert b"".join(download.streaming_content) == b"hello world"
 
 
+def test_the_overview_links_the_job_s_environment_version(owner, workspace):
+    job = make_run(workspace, name="env1")
+    job.spec = {"environment": {"id": "x", "name": "AzureML-sklearn-1.5", "version": "4"}}
+    job.save(update_fields=["spec"])
+    page = client_for(owner).get("/w/churn/jobs/env1/").content.decode()
+    link = '<a href="/w/churn/environments/AzureML-sklearn-1.5/versions/4/">'
+    assert link + "<code>AzureML-sklearn-1.5:4</code></a>" in page
+
+
+def test_the_overview_links_data_inputs_and_outputs_to_where_they_live(owner, workspace):
+    blob = "azureml://datastores/workspaceblobstore/paths"
+    job = make_run(workspace, name="links")
+    job.spec = {
+        "inputs": {
+            "asset": {"kind": "data", "type": "uri_folder", "uri": f"{blob}/iris/",
+                      "asset": "azureml:iris:3"},
+            "file": {"kind": "data", "type": "uri_file", "uri": f"{blob}/raw/a%20b.csv"},
+            "folder": {"kind": "data", "type": "uri_folder", "uri": f"{blob}/raw/"},
+            "web": {"kind": "data", "type": "uri_file", "uri": "https://example.org/x.csv"},
+            "elsewhere": {
+                "kind": "data", "type": "uri_file",
+                "uri": "azureml://subscriptions/s/resourcegroups/g/workspaces/other/datastores/"
+                "workspaceblobstore/paths/x.csv",
+            },
+            "escape": {"kind": "data", "type": "uri_file", "uri": f"{blob}/../x.csv"},
+            "epochs": {"kind": "literal", "value": "24"},
+        },
+        "outputs": {"model": {"type": "uri_folder", "path": f"{blob}/azureml/links/model/"}},
+    }  # fmt: skip
+    job.save(update_fields=["spec"])
+    page = client_for(owner).get("/w/churn/jobs/links/").content.decode()
+    ds = "/w/churn/datastores/workspaceblobstore"
+    assert '<a href="/w/churn/data/iris/versions/3/"><code>azureml:iris:3</code>' in page
+    assert f'<a href="{ds}/preview/?path=raw/a%20b.csv">' in page
+    assert f'<a href="{ds}/?path=raw">' in page
+    assert f'<a href="{ds}/?path=azureml/links/model"><code>{blob}/azureml/links/model/' in page
+    for bare in ("https://example.org/x.csv", "workspaces/other/datastores", "/../x.csv"):
+        cell = page[page.index(bare) - 80 : page.index(bare)]
+        assert "<a href" not in cell.rsplit("<td>", 1)[-1], (bare, cell)
+    outputs_tab = client_for(owner).get("/w/churn/jobs/links/?tab=outputs").content.decode()
+    assert f'<a href="{ds}/?path=azureml/links/model">' in outputs_tab
+
+
 def png(width: int = 3, height: int = 2) -> bytes:
     """A real PNG (grey pixels), as autolog's confusion matrix would be."""
     import struct

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse
@@ -299,6 +300,43 @@ def run_labels(jobs) -> dict:
     }
 
 
+def _data_href(workspace, *, asset: str = "", uri: str = "", is_file: bool = False) -> str:
+    """Where a job's data input or output leads on the studio: its data asset version, else
+    the datastore file (preview) or folder (browser) its URI names; "" for anything else
+    (literals, http URLs, another workspace's URI). The target page checks permissions."""
+    from apps.workspaces import storage
+
+    parts = asset.split(":") if asset else []
+    if len(parts) == 3 and parts[0] == "azureml":
+        return reverse("assets:version-detail", args=[workspace.name, "data", *parts[1:]])
+    split = storage.split_uri(uri) if isinstance(uri, str) else None
+    if split is None or split[0] not in (None, workspace.name):
+        return ""
+    _ws, datastore, path = split
+    try:
+        path = storage.clean_path(path)
+    except DomainError:
+        return ""
+    if is_file and path:
+        view = "workspaces:datastore-preview"
+    else:
+        view = "workspaces:datastore-detail"
+    return reverse(view, args=[workspace.name, datastore]) + f"?path={quote(path)}"
+
+
+def _with_links(workspace, inputs: list[dict], outputs: list[dict]) -> None:
+    for row in inputs:
+        row["href"] = (
+            ""
+            if row["type"] == "literal"
+            else _data_href(
+                workspace, asset=row["asset"], uri=row["value"], is_file=row["type"] == "uri_file"
+            )
+        )
+    for row in outputs:
+        row["href"] = _data_href(workspace, uri=row["path"], is_file=row["type"] == "uri_file")
+
+
 @require_GET
 @workspace_view(Action.JOB_VIEW)
 def job_detail(request: HtmxHttpRequest, workspace, job_name: str):
@@ -325,6 +363,7 @@ def job_detail(request: HtmxHttpRequest, workspace, job_name: str):
             command=(job.spec or {}).get("command", ""),
             user_tags={k: v for k, v in job.tags.items() if not k.startswith("mlflow.")},
         )
+        _with_links(workspace, context["inputs"], context["outputs"])
     elif tab == "metrics":
         context["keys"], context["values"] = selectors.job_metrics_split(job=job)
         context["user_keys"], context["system_keys"] = _split_system(
@@ -332,6 +371,7 @@ def job_detail(request: HtmxHttpRequest, workspace, job_name: str):
         )
     elif tab == "outputs":
         context["outputs"] = selectors.job_outputs(job=job)
+        _with_links(workspace, [], context["outputs"])
     elif tab == "code":
         context["files"] = job.code.manifest if job.code_id else []
     return render(request, "jobs/job_detail.html", context)
