@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import docker
+import requests
 from django.conf import settings
 
 CA_FILE = "studio-build-ca.crt"
@@ -96,6 +97,25 @@ def image_exists(tag: str) -> bool:
         if getattr(exc, "status_code", None) == 404:
             return False
         raise
+
+
+def image_on_engine(tag: str, *, timeout: float = 2.0) -> bool | None:
+    """Whether `tag` is on this machine's engine, asked the way a page may ask: a client of
+    its own with a short timeout, so a slow or absent engine never holds a page up. None when
+    no engine answers in time."""
+    try:
+        api = docker.APIClient(**docker.utils.kwargs_from_env(), timeout=timeout)
+    except docker.errors.DockerException:
+        return None
+    try:
+        api.inspect_image(tag)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError):
+        return None
+    finally:
+        api.close()
 
 
 def remove_image(tag: str) -> None:

@@ -9,12 +9,13 @@ import time
 import zipfile
 
 import pytest
+from django.urls import reverse
 
 from apps.assets import builder
 from apps.assets.models import ImageBuild
 from apps.assets.services import code
 from apps.assets.services import environments as envs
-from tests.conftest import require_service
+from tests.conftest import client_for, require_service
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.docker]
 
@@ -157,3 +158,30 @@ def test_a_conda_environment_installs_its_pip_dependencies_and_checks_python(
     if lines:  # built now: the python check said what it found
         assert any("conda file asks for python 3.10, the image has 3.11" in line for line in lines)
     assert "1.16.0" in _run(engine, tag, ["python", "-c", "import six; print(six.__version__)"])
+
+
+def test_the_build_section_says_so_when_another_environment_s_build_left_the_image(
+    engine, settings, owner, workspace
+):
+    """Images are named by their spec's hash: a second environment (or workspace) with the same
+    spec runs on the first one's image without a build, and its page must not say 'not built'."""
+    env = envs.environment_create(
+        actor=owner, workspace=workspace, name="shared",
+        pip_requirements="six==1.16.0 ; python_version >= '3.8'\n",
+    )  # fmt: skip
+    url = reverse("assets:environment-build", args=["churn", "shared", "1"])
+    before = client_for(owner).get(url).content.decode()
+    assert "not built" in before and "Build now" in before
+    tag = envs.image_tag(env)
+    engine.tag(settings.STUDIO_BASE_IMAGE, *tag.split(":"))
+    try:
+        after = client_for(owner).get(url).content.decode()
+    finally:
+        engine.remove_image(tag)
+    assert "on the engine" in after and "not built" not in after
+    assert "Rebuild" in after and 'name="force" value="1"' in after
+
+
+def test_asking_an_engine_that_does_not_answer_gives_none_quickly(monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")  # discard port: nothing listens
+    assert builder.image_on_engine("studio-env:nothing", timeout=1) is None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from apps.assets import builder
 from apps.assets.models import EnvironmentVersion, ImageBuild
 from apps.assets.services import environments as envs
 from tests.conftest import client_for
@@ -61,7 +62,12 @@ def test_a_conda_only_package_rerenders_the_form_with_422_next_to_the_field(owne
     assert not EnvironmentVersion.objects.exists()
 
 
-def test_the_version_page_shows_the_spec_and_loads_the_build_section(reader, owner, workspace):
+def test_the_version_page_shows_the_spec_and_loads_the_build_section(
+    reader, owner, workspace, monkeypatch
+):
+    # whether some other test left this spec's image on the engine is not this test's matter
+    # (tests/assets/test_environment_build.py covers the engine's answer)
+    monkeypatch.setattr(builder, "image_on_engine", lambda tag, **kw: False)
     env = _tiny(owner, workspace)
     page = client_for(reader).get(
         reverse("assets:version-detail", args=["churn", "environments", "tiny", "1"])

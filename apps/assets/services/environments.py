@@ -747,6 +747,15 @@ def build_latest(*, actor, env: EnvironmentVersion) -> ImageBuild | None:
     return ImageBuild.objects.filter(environment=env).order_by("-created_at", "-id").first()
 
 
+def image_on_engine(*, actor, env: EnvironmentVersion) -> bool | None:
+    """Whether the version's image is on this machine's Docker engine, whoever built it: an
+    image is named by the hash of its spec, so an environment with the same packages (the
+    same curated one in another workspace, say) shares it and its jobs start without a
+    build. None when no engine answers (the web may run where no engine is)."""
+    permissions.require(actor, Action.ASSET_VIEW, env.workspace)
+    return builder.image_on_engine(image_tag(env))
+
+
 def build_get(*, actor, env: EnvironmentVersion, build_id: str) -> ImageBuild:
     """One build of this environment version."""
     permissions.require(actor, Action.ASSET_VIEW, env.workspace)

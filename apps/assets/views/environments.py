@@ -159,10 +159,14 @@ def _dockerfile(request, row: EnvironmentVersion) -> str:
 
 def _build_context(request, workspace, row, *, error: str | None = None) -> dict:
     build = services.build_latest(actor=request.user, env=row)
+    on_engine = None
+    if build is None and row.source != EnvironmentVersion.Source.IMAGE:
+        on_engine = services.image_on_engine(actor=request.user, env=row)
     return {
         "workspace": workspace,
         "row": row,
         "build": build,
+        "on_engine": on_engine,
         "image_tag": services.image_tag(row),
         "dockerfile": _dockerfile(request, row),
         "can_build": can(request.user, Action.ASSET_UPDATE, workspace)
