@@ -13,6 +13,7 @@ from apps.assets.models import EnvironmentVersion
 from apps.assets.services import code
 from apps.assets.services import environments as envs
 from studio.errors import PermissionDenied, ValidationError
+from tests.conftest import api_client_for, client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -262,3 +263,44 @@ def test_an_inline_conda_file_left_as_a_file_name_says_so(owner, workspace):
             field="environment",
         )
     assert "file name" in info.value.fields["environment.conda_file"][0]
+
+
+@pytest.mark.parametrize("name", ["AzureML-sklearn-1.5", "azureml-mine", "Microsoft-env"])
+def test_names_reserved_for_curated_environments_are_refused_naming_the_field(
+    owner, workspace, name
+):
+    with pytest.raises(ValidationError) as info:
+        envs.environment_create(
+            actor=owner, workspace=workspace, name=name, pip_requirements="six\n"
+        )
+    assert "reserved for curated environments" in info.value.fields["name"][0]
+    assert not EnvironmentVersion.objects.exists()
+    answer = api_client_for(owner).post(
+        "/api/v1/workspaces/churn/environments/",
+        {"name": name, "pip_requirements": "six\n"},
+        format="json",
+    )
+    assert answer.status_code == 400 and "name" in answer.json()["fields"]
+
+
+def test_a_curated_environment_is_kept_as_it_is(owner, workspace):
+    from apps.assets.services import versions
+
+    row = envs.environment_resolve(
+        actor=owner, workspace=workspace, value="azureml:AzureML-sklearn-1.5@latest"
+    )
+    with pytest.raises(ValidationError, match="curated"):
+        versions.version_update(actor=owner, row=row, description="mine now")
+    with pytest.raises(ValidationError, match="curated"):
+        versions.version_set_archived(actor=owner, row=row, archived=True)
+    with pytest.raises(ValidationError, match="curated"):
+        versions.asset_set_archived(actor=owner, asset=row.asset, archived=True)
+    row.refresh_from_db()
+    assert not row.archived and "mine now" not in row.description
+    page = (
+        client_for(owner)
+        .get(f"/w/churn/environments/{row.name}/versions/{row.version}/")
+        .content.decode()
+    )
+    assert 'id="curated-note"' in page and 'id="new-version"' not in page
+    assert "Edit description and tags" not in page

@@ -110,6 +110,38 @@ def _refresh_latest(asset: Asset) -> None:
     asset.save(update_fields=["latest_version", "version_count", "updated_at"])
 
 
+# As in Azure ML, environment names starting with these belong to curated environments: a
+# user's `AzureML-sklearn-1.5` would take over `azureml:AzureML-sklearn-1.5@latest`.
+RESERVED_ENVIRONMENT_PREFIXES = ("azureml", "microsoft")
+
+
+def _refuse_reserved(kind: str, name: str) -> None:
+    if kind == "environment" and name.lower().startswith(RESERVED_ENVIRONMENT_PREFIXES):
+        raise ValidationError.for_field(
+            "name",
+            f"'{name}' starts with a prefix reserved for curated environments (AzureML, "
+            "Microsoft), as in Azure ML: choose another name. To use a curated one, refer "
+            "to it (azureml:AzureML-sklearn-1.5@latest).",
+        )
+
+
+def _refuse_curated(row: AssetVersion) -> None:
+    if getattr(row, "is_curated", False):
+        raise ValidationError(
+            f"{row.name}:{row.version} is a curated environment, which the studio keeps as "
+            "it is: make your own environment to change one.",
+            code="curated",
+        )
+
+
+def _refuse_curated_name(asset: Asset) -> None:
+    if asset.kind == "environment" and asset.name.lower().startswith(RESERVED_ENVIRONMENT_PREFIXES):
+        raise ValidationError(
+            f"{asset.name} is a curated environment, which the studio keeps as it is.",
+            code="curated",
+        )
+
+
 @transaction.atomic
 def version_create(
     *,
@@ -129,6 +161,8 @@ def version_create(
     if actor is not None:
         permissions.require(actor, Action.ASSET_CREATE, workspace)
     name = clean_name(name)
+    if actor is not None:  # the studio itself makes the curated rows (actor None)
+        _refuse_reserved(kind, name)
     version = clean_version(version)
     description = clean_description(description)
     tags = clean_tags(tags)
@@ -175,6 +209,7 @@ def version_update(
 ) -> AssetVersion:
     """Change what may change on a version: its description and tags (None: unchanged)."""
     permissions.require(actor, Action.ASSET_UPDATE, row.workspace)
+    _refuse_curated(row)
     changed = []
     if description is not None:
         row.description = clean_description(description)
@@ -192,6 +227,7 @@ def version_update(
 def version_set_archived(*, actor, row: AssetVersion, archived: bool) -> AssetVersion:
     """Archive (hide from lists and from @latest; still usable by exact version) or restore."""
     permissions.require(actor, Action.ASSET_UPDATE, row.workspace)
+    _refuse_curated(row)
     asset = Asset.objects.select_for_update().get(pk=row.asset_id)
     if row.archived != archived:
         row.archived = archived
@@ -205,6 +241,7 @@ def version_set_archived(*, actor, row: AssetVersion, archived: bool) -> AssetVe
 def asset_set_archived(*, actor, asset: Asset, archived: bool) -> Asset:
     """Archive or restore a name with all its versions."""
     permissions.require(actor, Action.ASSET_UPDATE, asset.workspace)
+    _refuse_curated_name(asset)
     asset = Asset.objects.select_for_update().get(pk=asset.pk)
     VERSION_MODELS[asset.kind].objects.filter(asset=asset).update(
         archived=archived, updated_at=timezone.now()
@@ -218,6 +255,7 @@ def asset_set_archived(*, actor, asset: Asset, archived: bool) -> Asset:
 @transaction.atomic
 def asset_update(*, actor, asset: Asset, description: Any = None, tags: Any = None) -> Asset:
     permissions.require(actor, Action.ASSET_UPDATE, asset.workspace)
+    _refuse_curated_name(asset)
     changed = []
     if description is not None:
         asset.description = clean_description(description)
