@@ -244,9 +244,11 @@ def data_preview(*, actor, row: DataVersion) -> DataPreview:
 # Downloads ---------------------------------------------------------------------------------
 
 
-def data_download(*, actor, row: DataVersion) -> tuple[str, int | None, Iterator[bytes], str]:
-    """(file name, size or None, chunks, content type): the file itself, or a folder as a
-    zip built while it streams."""
+def data_download(
+    *, actor, row: DataVersion
+) -> tuple[str, int | None, IO[bytes] | Iterator[bytes], str]:
+    """(file name, size or None, body, content type): the file itself as a seekable file
+    object (so byte ranges work), or a folder as chunks of a zip built while it streams."""
     permissions.require(actor, Action.ASSET_VIEW, row.workspace)
     where = locate(row)
     if where is None:
@@ -256,7 +258,7 @@ def data_download(*, actor, row: DataVersion) -> tuple[str, int | None, Iterator
     store, rel = where
     if row.type == DataVersion.Type.URI_FILE:
         entry = store.stat(rel)
-        return entry.name, entry.size, store.iter_bytes(rel), "application/octet-stream"
+        return entry.name, entry.size, store.open_read(rel), "application/octet-stream"
     store.stat(rel)  # a missing folder fails now, not mid-response
     return f"{row.name}-{row.version}.zip", None, store.zip_chunks(rel), "application/zip"
 

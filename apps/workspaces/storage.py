@@ -44,7 +44,7 @@ import re
 import time
 import uuid
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -781,7 +781,8 @@ class S3Store(Store):
         from fsspec.asyn import sync
 
         handle = sync(self.fs.loop, self.fs.open_async, self._full(rel), "rb")
-        return _SyncStreamedRead(self.fs.loop, handle)
+        # a seek (a download's byte range) switches to fsspec's ranged reads
+        return _SyncStreamedRead(self.fs.loop, handle, reopen=lambda: Store._open_read(self, rel))
 
     def check(self) -> None:
         import botocore.session
@@ -823,28 +824,55 @@ class S3Store(Store):
 
 
 class _SyncStreamedRead(io.RawIOBase):
-    """A blocking file object over fsspec's async streamed file (one GET, read as it comes)."""
+    """A blocking file object over fsspec's async streamed file (one GET, read as it comes).
+    With `reopen` (a seekable file of the same object), a seek drops the stream and goes on
+    with that file's ranged reads: a download that resumes at byte n reads from byte n."""
 
-    def __init__(self, loop, handle):
+    def __init__(self, loop, handle, reopen: Callable[[], IO[bytes]] | None = None):
         super().__init__()
         self._loop = loop
         self._handle = handle
+        self._reopen = reopen
+        self._ranged: IO[bytes] | None = None
 
     def readable(self) -> bool:
         return True
+
+    def seekable(self) -> bool:
+        return self._reopen is not None
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if self._reopen is None:
+            raise io.UnsupportedOperation("seek")
+        if self._ranged is None:
+            self._close_stream()
+            self._ranged = self._reopen()
+        return self._ranged.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.seek(0, 1)
 
     def read(self, size: int = -1) -> bytes:
         from fsspec.asyn import sync
 
         if size is None or size < 0:
             size = READ_CHUNK  # never the whole object at once
+        if self._ranged is not None:
+            return self._ranged.read(size)
         return sync(self._loop, self._handle.read, size)
 
-    def close(self) -> None:
+    def _close_stream(self) -> None:
         body = getattr(self._handle, "r", None)
-        if body is not None and not self.closed:
+        if body is not None:
             with contextlib.suppress(Exception):
                 body.close()
+
+    def close(self) -> None:
+        if not self.closed:
+            self._close_stream()
+            if self._ranged is not None:
+                with contextlib.suppress(Exception):
+                    self._ranged.close()
         super().close()
 
 

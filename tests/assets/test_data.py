@@ -300,6 +300,10 @@ def test_a_file_downloads_as_itself(owner, workspace):
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == IRIS
     assert 'filename="iris.csv"' in response["Content-Disposition"]
+    part = api_client_for(owner).get(
+        f"{BASE}iris/versions/{row.version}/download/", HTTP_RANGE="bytes=5-9"
+    )
+    assert part.status_code == 206 and b"".join(part.streaming_content) == IRIS[5:10]
 
 
 def test_the_version_page_shows_the_panel_and_its_preview_fragment(owner, workspace):

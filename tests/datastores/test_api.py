@@ -156,6 +156,19 @@ def test_files_upload_list_and_download_byte_exactly(api, make_datastore, kind):
     assert got["X-Content-Type-Options"] == "nosniff"
     body = b"".join(got.streaming_content)
     assert hashlib.sha256(body).digest() == hashlib.sha256(data).digest()
+    assert got["Accept-Ranges"] == "bytes"
+
+    # a broken download resumes: one byte range across the 4 MiB read blocks, and the tail
+    size, start, end = len(data), 4 * 2**20 - 5, 4 * 2**20 + 10
+    part = api.get(f"{url}content", {"path": "raw/data.bin"}, HTTP_RANGE=f"bytes={start}-{end}")
+    assert part.status_code == 206
+    assert part["Content-Range"] == f"bytes {start}-{end}/{size}"
+    assert part["Content-Length"] == str(end - start + 1)
+    assert b"".join(part.streaming_content) == data[start : end + 1]
+    tail = api.get(f"{url}content", {"path": "raw/data.bin"}, HTTP_RANGE="bytes=-3")
+    assert (tail.status_code, b"".join(tail.streaming_content)) == (206, data[-3:])
+    past = api.get(f"{url}content", {"path": "raw/data.bin"}, HTTP_RANGE=f"bytes={size}-")
+    assert (past.status_code, past["Content-Range"]) == (416, f"bytes */{size}")
 
     assert api.delete(f"{url}content?path=raw/data.bin").status_code == 204
     assert api.get(f"{url}content", {"path": "raw/data.bin"}).status_code == 404

@@ -134,6 +134,11 @@ def test_outputs_tab_lists_files_previews_and_downloads(owner, run):
     assert "hello world" in preview.content.decode()
     download = client.get("/w/churn/jobs/r1/files/download/", {"path": "outputs/hello.txt"})
     assert b"".join(download.streaming_content) == b"hello world"
+    rest = client.get(
+        "/w/churn/jobs/r1/files/download/", {"path": "outputs/hello.txt"}, HTTP_RANGE="bytes=6-"
+    )
+    assert (rest.status_code, rest["Content-Range"]) == (206, "bytes 6-10/11")
+    assert b"".join(rest.streaming_content) == b"world"
 
 
 def test_the_overview_links_the_job_s_environment_version(owner, workspace):

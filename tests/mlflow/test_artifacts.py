@@ -35,6 +35,10 @@ def test_files_go_up_come_down_and_list_relative_to_the_folder(api, run, workspa
 
     download = api.client.get(f"{ARTIFACTS}/{root}/docs/notes.txt")
     assert download.status_code == 200 and b"".join(download.streaming_content) == b"hello"
+    assert "sandbox" in download["Content-Security-Policy"]  # never a page of the studio
+    part = api.client.get(f"{ARTIFACTS}/{root}/docs/notes.txt", HTTP_RANGE="bytes=1-3")
+    assert (part.status_code, part["Content-Range"]) == (206, "bytes 1-3/5")
+    assert b"".join(part.streaming_content) == b"ell"
     listing = api.get(ARTIFACTS, {"path": root}).json()["files"]
     assert listing == [
         {"path": "docs", "is_dir": True},

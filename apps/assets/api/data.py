@@ -22,6 +22,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from apps.workspaces.api.datastores import LengthRequired
+from studio.downloads import file_download
 from studio.errors import ValidationError
 
 from .. import selectors_data
@@ -137,8 +138,12 @@ class UploadFileView(_AssetView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-def stream_response(name: str, size: int | None, chunks, content_type: str):
-    response = StreamingHttpResponse(chunks, content_type=content_type)
+def stream_response(request, name: str, size: int | None, body, content_type: str):
+    """A download: a file object whole or by byte range (studio/downloads.py), or chunks
+    (a folder's zip, whose size is not known before it is built)."""
+    if hasattr(body, "read"):
+        return file_download(request, body, name=name, size=size, content_type=content_type)
+    response = StreamingHttpResponse(body, content_type=content_type)
     if size is not None:
         response["Content-Length"] = str(size)
     response["Content-Disposition"] = content_disposition_header(True, name)
@@ -152,7 +157,7 @@ class DownloadView(_AssetView):
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
     def get(self, request, workspace_name: str, name: str, version: str):
         row = self.row(workspace_name, name, version)
-        return stream_response(*selectors_data.data_download(actor=request.user, row=row))
+        return stream_response(request, *selectors_data.data_download(actor=request.user, row=row))
 
 
 class PreviewView(_AssetView):

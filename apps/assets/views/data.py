@@ -156,7 +156,7 @@ def data_profile(request: HtmxHttpRequest, workspace, asset_name: str, version: 
 @require_GET
 def data_download(request, workspace, asset_name: str, version: str):
     row = _row(request, workspace, asset_name, version)
-    return stream_response(*selectors_data.data_download(actor=request.user, row=row))
+    return stream_response(request, *selectors_data.data_download(actor=request.user, row=row))
 
 
 _ver = "w/<str:name>/data/<str:asset_name>/versions/<str:version>/-/"

@@ -28,6 +28,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.workspaces import selectors as ws_selectors
+from studio.downloads import file_download
 from studio.errors import ValidationError
 
 from .. import selectors
@@ -396,18 +397,7 @@ class JobFileContentView(_JobView):
         job = self.job(workspace_name, job_name)
         rel = request.query_params.get("path", "")
         handle = selectors.job_artifact_open(job=job, path=rel)
-        return file_response(handle, rel)
-
-
-def file_response(handle, rel: str) -> StreamingHttpResponse:
-    def chunks():
-        with handle:
-            while block := handle.read(1 << 20):
-                yield block
-
-    response = StreamingHttpResponse(chunks(), content_type="application/octet-stream")
-    response["Content-Disposition"] = content_disposition_header(True, rel.rsplit("/", 1)[-1])
-    return response
+        return file_download(request, handle, name=rel.rsplit("/", 1)[-1])
 
 
 class ExperimentListView(_JobView):

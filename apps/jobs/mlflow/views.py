@@ -16,7 +16,7 @@ import posixpath
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from google.protobuf.json_format import MessageToDict
 from mlflow.exceptions import MlflowException
 from mlflow.protos import mlflow_artifacts_pb2 as apb
@@ -24,6 +24,7 @@ from mlflow.protos import service_pb2 as pb
 from mlflow.utils.validation import _validate_batch_log_limits
 
 from apps.workspaces.permissions import Action
+from studio.downloads import file_download
 from studio.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
 
 from .. import artifacts, selectors
@@ -628,7 +629,13 @@ def artifact_download(request, caller, artifact_path):
     rel = _artifact_path(caller, artifact_path)
     handle = artifacts.open(caller.workspace, rel)
     content_type = mimetypes.guess_type(rel)[0] or "application/octet-stream"
-    return FileResponse(handle, content_type=content_type, filename=posixpath.basename(rel))
+    response = file_download(
+        request, handle, name=posixpath.basename(rel), content_type=content_type, attachment=False
+    )
+    # an artifact is the job's content: an HTML one (autolog's estimator.html) opened from
+    # here must not run as a page of the studio
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 @endpoint(RUN, run_token=True)

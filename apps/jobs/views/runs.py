@@ -23,11 +23,12 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.workspaces.permissions import Action
 from apps.workspaces.selectors.datastores import image_type
 from apps.workspaces.views.workspaces import workspace_view
+from studio.downloads import file_download
 from studio.errors import DomainError, NotFound
 from studio.htmx import HtmxHttpRequest, is_partial, vary_on_htmx
 
 from .. import selectors
-from ..api.runs import duration_s, file_response
+from ..api.runs import duration_s
 from ..models import Job
 from ..services import annotations, lifecycle
 
@@ -462,15 +463,15 @@ def job_file_download(request, workspace, job_name: str):
     """The file as an attachment. With `?inline=1`, a raster picture (autolog's confusion
     matrix, `mlflow.log_image`) comes as itself for the preview's <img>, as a datastore's do;
     anything else, SVG included, stays an octet-stream attachment."""
-    from django.utils.http import content_disposition_header
-
     job = _job(request, workspace, job_name)
     path = request.GET.get("path", "")
-    response = file_response(selectors.job_artifact_open(job=job, path=path), path)
-    image = image_type(path)
-    if image and request.GET.get("inline"):
-        response["Content-Type"] = image
-        response["Content-Disposition"] = content_disposition_header(False, path.rsplit("/")[-1])
+    handle = selectors.job_artifact_open(job=job, path=path)
+    image = image_type(path) if request.GET.get("inline") else None
+    response = file_download(
+        request, handle, name=path.rsplit("/", 1)[-1],
+        content_type=image or "application/octet-stream", attachment=not image,
+    )  # fmt: skip
+    if image:
         response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.http import StreamingHttpResponse
-from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -23,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from studio.api import paginated
+from studio.downloads import file_download
 from studio.errors import DomainError, ValidationError
 
 from .. import selectors, storage
@@ -254,10 +253,10 @@ class DatastoreFileContentView(_DatastoreMixin, APIView):
     )
     def get(self, request, workspace_name: str, name: str):
         datastore = self.datastore(workspace_name, name, Action.DATASTORE_READ_FILES)
-        entry, chunks = datastore_selectors.datastore_file_chunks(
+        entry, handle = datastore_selectors.datastore_file_open(
             actor=request.user, datastore=datastore, path=request.query_params.get("path", "")
         )
-        return download_response(entry, chunks)
+        return download_response(request, entry, handle)
 
     @extend_schema(
         parameters=[PATH_PARAM],
@@ -301,15 +300,13 @@ class DatastoreFileContentView(_DatastoreMixin, APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-def download_response(entry: storage.Entry, chunks, *, content_type: str | None = None):
-    """A streamed response of a file: an attachment unless `content_type` is given (an
-    image shown inline); never sniffed by the browser."""
-    response = StreamingHttpResponse(
-        chunks, content_type=content_type or "application/octet-stream"
-    )
-    if entry.size is not None:
-        response["Content-Length"] = str(entry.size)
-    response["Content-Disposition"] = content_disposition_header(not content_type, entry.name)
-    response["X-Content-Type-Options"] = "nosniff"
+def download_response(request, entry: storage.Entry, handle, *, content_type: str | None = None):
+    """A streamed response of a file, whole or the byte range asked (studio/downloads.py): an
+    attachment unless `content_type` is given (an image shown inline); never sniffed by the
+    browser, never run as a page."""
+    response = file_download(
+        request, handle, name=entry.name, size=entry.size, modified=entry.modified,
+        content_type=content_type or "application/octet-stream", attachment=not content_type,
+    )  # fmt: skip
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response

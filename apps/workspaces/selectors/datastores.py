@@ -10,8 +10,8 @@ import csv
 import io
 import json
 import posixpath
-from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import IO
 
 from django.db.models import QuerySet
 
@@ -72,16 +72,14 @@ def datastore_file_stat(*, actor, datastore: Datastore, path: str) -> storage.En
     return storage.open_store(datastore).stat(path)
 
 
-def datastore_file_chunks(
-    *, actor, datastore: Datastore, path: str
-) -> tuple[storage.Entry, Iterator[bytes]]:
-    """A file's entry and its bytes as a stream of chunks (for downloads)."""
+def datastore_file_open(*, actor, datastore: Datastore, path: str) -> tuple[storage.Entry, IO]:
+    """A file's entry and a seekable binary file object reading it (for downloads)."""
     permissions.require(actor, Action.DATASTORE_READ_FILES, datastore.workspace)
     store = storage.open_store(datastore)
     entry = store.stat(path)
     if entry.is_dir:
         raise ValidationError.for_field("path", f"'{entry.path}' is a folder, not a file.")
-    return entry, store.iter_bytes(entry.path)
+    return entry, store.open_read(entry.path)
 
 
 def image_type(path: str) -> str | None:
@@ -173,7 +171,7 @@ def _json_preview(store: storage.Store, entry: storage.Entry) -> Preview:
 
 
 __all__ = [
-    "datastore_file_chunks",
+    "datastore_file_open",
     "datastore_file_list",
     "datastore_file_preview",
     "datastore_file_stat",

@@ -464,10 +464,10 @@ def _upload_response(request, datastore, folder, handler, error: DomainError | N
 def datastore_download(request, workspace, ds: str):
     """The file ?path= as a streamed attachment."""
     datastore = _datastore(request, workspace, ds, Action.DATASTORE_READ_FILES)
-    entry, chunks = selectors.datastore_file_chunks(
+    entry, handle = selectors.datastore_file_open(
         actor=request.user, datastore=datastore, path=request.GET.get("path", "")
     )
-    return download_response(entry, chunks)
+    return download_response(request, entry, handle)
 
 
 @workspace_view(Action.DATASTORE_READ_FILES)
@@ -480,10 +480,10 @@ def datastore_raw(request, workspace, ds: str):
     content_type = selectors.image_type(path)
     if content_type is None:
         raise ValidationError.for_field("path", "Only PNG, JPEG, GIF, WebP and BMP show inline.")
-    entry, chunks = selectors.datastore_file_chunks(
+    entry, handle = selectors.datastore_file_open(
         actor=request.user, datastore=datastore, path=path
     )
-    return download_response(entry, chunks, content_type=content_type)
+    return download_response(request, entry, handle, content_type=content_type)
 
 
 @workspace_view(Action.DATASTORE_READ_FILES)
