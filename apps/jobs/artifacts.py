@@ -5,7 +5,13 @@ at the paths the MLflow client sees after `mlflow-artifacts:/`:
 `<experiment id>/<run id>/artifacts/<path>` and `<experiment id>/models/<model id>/artifacts/<path>`.
 
 Every MLflow view goes through `put_stream`, `open`, `list`, `exists`, `is_file` and `delete`
-here, and nothing else in the jobs app touches artifact files. They stand on the shared
+here, and nothing else in the jobs app touches artifact files.
+
+One more read-only folder, `model-versions/<name>/<version>/<path>`, is a registered model
+version's files wherever they are: a version registered from a job's named output lives on
+`workspaceblobstore`, say, and the registry's get-download-uri points the client here, so
+`mlflow.pyfunc.load_model("models:/<name>/<version>")` works for it too. `open` and `list`
+read it; nothing writes there. They stand on the shared
 storage layer (`apps.workspaces.storage`), so the artifact datastore may be a local folder
 (the default), an Azure Blob container or an S3 bucket; `_store()` is the one place that
 opens it. Files are streamed both ways, CHUNK bytes at a time.
@@ -43,6 +49,46 @@ def clean(path: str | None, *, field: str = "path") -> str:
     return storage.clean_path(text, field=field)
 
 
+MODEL_VERSIONS = "model-versions"
+
+
+def model_version_uri(name: str, version: str) -> str:
+    """Where the MLflow client reads a registered model version's files through the proxy."""
+    return f"mlflow-artifacts:/{MODEL_VERSIONS}/{name}/{version}"
+
+
+def is_model_version_path(rel: str) -> bool:
+    return rel.split("/", 1)[0] == MODEL_VERSIONS
+
+
+def _model_version_place(workspace: Workspace, rel: str) -> tuple[storage.Store, str]:
+    """(store, path) of `model-versions/<name>/<version>/<rest>`: the version's own files."""
+    from apps.assets.models import ModelVersion
+
+    parts = rel.split("/")
+    if len(parts) < 3:
+        raise ValidationError.for_field(
+            "path", f"{MODEL_VERSIONS}/ paths are {MODEL_VERSIONS}/<name>/<version>/<path>."
+        )
+    row = (
+        ModelVersion.objects.filter(workspace=workspace, name=parts[1], version=parts[2])
+        .only("path")
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"Model version '{parts[1]}' version {parts[2]} not found.")
+    datastore, base = storage.resolve_datastore_uri(workspace, row.path)
+    inner = "/".join(parts[3:])
+    return storage.open_store(datastore), (f"{base}/{inner}" if inner and base else base or inner)
+
+
+def _read_place(workspace: Workspace, path: str) -> tuple[storage.Store, str]:
+    rel = clean(path)
+    if is_model_version_path(rel):
+        return _model_version_place(workspace, rel)
+    return _store(workspace), rel
+
+
 def _store(workspace: Workspace) -> storage.Store:
     """The workspace's artifact datastore, opened through the storage layer."""
     datastore = (
@@ -76,14 +122,14 @@ def put_stream(workspace: Workspace, path: str, readable: IO[bytes]) -> None:
 def open(workspace: Workspace, path: str) -> IO[bytes]:  # noqa: A001 - the adapter's verb
     """A binary file object reading the artifact (NotFound if it does not exist,
     ValidationError if it is a folder)."""
-    return _store(workspace).open_read(clean(path))
+    store, rel = _read_place(workspace, path)
+    return store.open_read(rel)
 
 
 def list(workspace: Workspace, path: str) -> list[ArtifactEntry]:  # noqa: A001
     """The entries of a folder, relative to it; a file lists just itself (by its name), as
     cloud listings do; a missing path lists nothing."""
-    rel = clean(path)
-    store = _store(workspace)
+    store, rel = _read_place(workspace, path)
     try:
         entry = store.stat(rel)
     except NotFound:

@@ -28,6 +28,7 @@ from apps.assets.services import versions as version_services
 from apps.workspaces.permissions import Action
 from studio.errors import NotFound, ValidationError
 
+from .. import artifacts
 from . import auth, protos
 from .auth import Caller
 from .views import error_response
@@ -425,20 +426,18 @@ def model_version_delete_tag(request, caller):
 
 @endpoint(VIEW, run_token=True)
 def model_version_download_uri(request, caller):
-    """mlflow-artifacts:/<path> for files on the artifact datastore (the client downloads
-    them through the artifact proxy)."""
+    """Where the client downloads the version's files through the artifact proxy:
+    mlflow-artifacts:/<path> for files on the artifact datastore, else the proxy's read-only
+    model-versions/<name>/<version> folder (files on another datastore: a version registered
+    from a job's named output on workspaceblobstore, say)."""
     msg = protos.parse(request, mr.GetModelVersionDownloadUri)
     _asset_, row = _row(caller, protos.required(msg, "name"), protos.required(msg, "version"))
     datastore, rel = model_services.storage.resolve_datastore_uri(caller.workspace, row.path)
-    if datastore.name != model_services.ARTIFACT_DATASTORE:
-        raise ValidationError.for_field(
-            "version",
-            f"The files of {row.name}:{row.version} are on datastore '{datastore.name}', which "
-            "the MLflow client cannot read; download them with `studio model download`.",
-        )
-    return protos.respond(
-        mr.GetModelVersionDownloadUri.Response(artifact_uri=f"mlflow-artifacts:/{rel}")
-    )
+    if datastore.name == model_services.ARTIFACT_DATASTORE:
+        uri = f"mlflow-artifacts:/{rel}"
+    else:
+        uri = artifacts.model_version_uri(row.name, row.version)
+    return protos.respond(mr.GetModelVersionDownloadUri.Response(artifact_uri=uri))
 
 
 @endpoint(VIEW)

@@ -611,10 +611,25 @@ def _artifact_path(caller: Caller, path: str | None, *, file: bool = False) -> s
     raise ValidationError.for_field("path", f"Artifact paths are {ARTIFACT_PATHS}")
 
 
+def _readable_path(caller: Caller, path: str | None) -> str:
+    """`_artifact_path`, or a path of the read-only `model-versions/` folder (a registered
+    model version's files, see apps/jobs/artifacts.py): a user's read of a workspace asset,
+    never a run token's, which reaches only its own run."""
+    rel = artifacts.clean(path)
+    if not artifacts.is_model_version_path(rel):
+        return _artifact_path(caller, path)
+    if caller.is_run_token:
+        raise PermissionDenied(auth.SCOPE_DENIED)
+    from apps.workspaces import permissions
+
+    permissions.require(caller.user, Action.ASSET_VIEW, caller.workspace)
+    return rel
+
+
 @endpoint(VIEW, run_token=True)
 def artifact_list(request, caller):
     msg = protos.parse(request, apb.ListArtifacts)
-    rel = _artifact_path(caller, msg.path)
+    rel = _readable_path(caller, msg.path)
     files = [
         apb.FileInfo(
             path=e.path, is_dir=e.is_dir, **({} if e.size is None else {"file_size": e.size})
@@ -626,7 +641,7 @@ def artifact_list(request, caller):
 
 @endpoint(VIEW, run_token=True)
 def artifact_download(request, caller, artifact_path):
-    rel = _artifact_path(caller, artifact_path)
+    rel = _readable_path(caller, artifact_path)
     handle = artifacts.open(caller.workspace, rel)
     content_type = mimetypes.guess_type(rel)[0] or "application/octet-stream"
     response = file_download(
