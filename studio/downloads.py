@@ -8,6 +8,10 @@ end gets 416; several ranges or a header it does not understand get the whole fi
 may ignore Range). `If-Range` must equal the `Last-Modified` sent, else the whole file comes
 back, so a resumed download never splices two versions of a file. (Django's FileResponse
 answers no ranges.)
+
+What is downloaded is stored content a user or a job wrote, never a page of the studio: every
+answer is `nosniff` and carries a sandboxing Content-Security-Policy, so an HTML file opened
+from its URL (autolog's estimator.html, say) cannot run script in the studio's origin.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header, http_date
 
 CHUNK = 1 << 20
+SANDBOX = "default-src 'none'; sandbox"
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$")
 UNSATISFIABLE = "unsatisfiable"
 
@@ -127,4 +132,5 @@ def file_download(
         response["Last-Modified"] = last_modified
     response["Content-Disposition"] = content_disposition_header(attachment, name)
     response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = SANDBOX
     return response

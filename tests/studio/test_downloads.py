@@ -50,6 +50,8 @@ def test_a_whole_download_says_it_takes_ranges(tmp_path):
     assert whole.status_code == 200 and whole["Accept-Ranges"] == "bytes"
     assert whole["Content-Length"] == str(len(DATA))
     assert whole["Last-Modified"] == http_date(MODIFIED.timestamp())
+    assert whole["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert whole["X-Content-Type-Options"] == "nosniff"
     assert b"".join(whole.streaming_content) == DATA
 
 

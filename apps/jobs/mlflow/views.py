@@ -644,13 +644,9 @@ def artifact_download(request, caller, artifact_path):
     rel = _readable_path(caller, artifact_path)
     handle = artifacts.open(caller.workspace, rel)
     content_type = mimetypes.guess_type(rel)[0] or "application/octet-stream"
-    response = file_download(
+    return file_download(
         request, handle, name=posixpath.basename(rel), content_type=content_type, attachment=False
     )
-    # an artifact is the job's content: an HTML one (autolog's estimator.html) opened from
-    # here must not run as a page of the studio
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
 
 
 @endpoint(RUN, run_token=True)

@@ -467,13 +467,10 @@ def job_file_download(request, workspace, job_name: str):
     path = request.GET.get("path", "")
     handle = selectors.job_artifact_open(job=job, path=path)
     image = image_type(path) if request.GET.get("inline") else None
-    response = file_download(
+    return file_download(
         request, handle, name=path.rsplit("/", 1)[-1],
         content_type=image or "application/octet-stream", attachment=not image,
     )  # fmt: skip
-    if image:
-        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
 
 
 @require_GET

@@ -304,9 +304,7 @@ def download_response(request, entry: storage.Entry, handle, *, content_type: st
     """A streamed response of a file, whole or the byte range asked (studio/downloads.py): an
     attachment unless `content_type` is given (an image shown inline); never sniffed by the
     browser, never run as a page."""
-    response = file_download(
+    return file_download(
         request, handle, name=entry.name, size=entry.size, modified=entry.modified,
         content_type=content_type or "application/octet-stream", attachment=not content_type,
     )  # fmt: skip
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
