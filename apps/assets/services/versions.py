@@ -115,8 +115,12 @@ def _refresh_latest(asset: Asset) -> None:
 RESERVED_ENVIRONMENT_PREFIXES = ("azureml", "microsoft")
 
 
+def _reserved(kind: str, name: str) -> bool:
+    return kind == "environment" and name.lower().startswith(RESERVED_ENVIRONMENT_PREFIXES)
+
+
 def _refuse_reserved(kind: str, name: str) -> None:
-    if kind == "environment" and name.lower().startswith(RESERVED_ENVIRONMENT_PREFIXES):
+    if _reserved(kind, name):
         raise ValidationError.for_field(
             "name",
             f"'{name}' starts with a prefix reserved for curated environments (AzureML, "
@@ -135,7 +139,7 @@ def _refuse_curated(row: AssetVersion) -> None:
 
 
 def _refuse_curated_name(asset: Asset) -> None:
-    if asset.kind == "environment" and asset.name.lower().startswith(RESERVED_ENVIRONMENT_PREFIXES):
+    if _reserved(asset.kind, asset.name):
         raise ValidationError(
             f"{asset.name} is a curated environment, which the studio keeps as it is.",
             code="curated",

@@ -23,6 +23,7 @@ from mlflow.protos import mlflow_artifacts_pb2 as apb
 from mlflow.protos import service_pb2 as pb
 from mlflow.utils.validation import _validate_batch_log_limits
 
+from apps.workspaces import permissions
 from apps.workspaces.permissions import Action
 from studio.downloads import file_download
 from studio.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationError
@@ -620,8 +621,6 @@ def _readable_path(caller: Caller, path: str | None) -> str:
         return _artifact_path(caller, path)
     if caller.is_run_token:
         raise PermissionDenied(auth.SCOPE_DENIED)
-    from apps.workspaces import permissions
-
     permissions.require(caller.user, Action.ASSET_VIEW, caller.workspace)
     return rel
 

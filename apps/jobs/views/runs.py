@@ -310,7 +310,7 @@ def _data_href(workspace, *, asset: str = "", uri: str = "", is_file: bool = Fal
     parts = asset.split(":") if asset else []
     if len(parts) == 3 and parts[0] == "azureml":
         return reverse("assets:version-detail", args=[workspace.name, "data", *parts[1:]])
-    split = storage.split_uri(uri) if isinstance(uri, str) else None
+    split = storage.split_uri(uri)
     if split is None or split[0] not in (None, workspace.name):
         return ""
     _ws, datastore, path = split
@@ -326,13 +326,9 @@ def _data_href(workspace, *, asset: str = "", uri: str = "", is_file: bool = Fal
 
 
 def _with_links(workspace, inputs: list[dict], outputs: list[dict]) -> None:
-    for row in inputs:
-        row["href"] = (
-            ""
-            if row["type"] == "literal"
-            else _data_href(
-                workspace, asset=row["asset"], uri=row["value"], is_file=row["type"] == "uri_file"
-            )
+    for row in inputs:  # a literal names no asset and no URI: no link
+        row["href"] = _data_href(
+            workspace, asset=row["asset"], uri=row["value"], is_file=row["type"] == "uri_file"
         )
     for row in outputs:
         row["href"] = _data_href(workspace, uri=row["path"], is_file=row["type"] == "uri_file")
