@@ -452,9 +452,9 @@ class Store:
         if entry.is_dir:
             raise ValidationError.for_field("path", f"'{entry.path}' is a folder, not a file.")
         with self._errors(entry.path):
-            return self._open_read(entry.path)
+            return self._open_read(entry.path, size=entry.size)
 
-    def _open_read(self, rel: str) -> IO[bytes]:
+    def _open_read(self, rel: str, size: int | None = None) -> IO[bytes]:
         return self.fs.open(self._full(rel), "rb", block_size=BLOCK_SIZE, cache_type="readahead")
 
     def iter_bytes(self, path: str, *, chunk_size: int = READ_CHUNK) -> Iterator[bytes]:
@@ -605,7 +605,7 @@ class LocalStore(Store):
             self._inside(rel)
         return super().stat(rel)
 
-    def _open_read(self, rel: str) -> IO[bytes]:
+    def _open_read(self, rel: str, size: int | None = None) -> IO[bytes]:
         return open(self._inside(rel), "rb", buffering=READ_CHUNK)  # noqa: SIM115
 
     def _open_write(self, rel: str, size_hint: int | None) -> Any:
@@ -775,14 +775,17 @@ class S3Store(Store):
         block = self._block_size(size_hint, MAX_S3_PARTS)
         return self.fs.open(self._full(rel), "wb", block_size=block)
 
-    def _open_read(self, rel: str) -> IO[bytes]:
+    def _open_read(self, rel: str, size: int | None = None) -> IO[bytes]:
         # One streamed GET rather than a ranged GET a block: fewer requests to the server,
         # and aiohttp's flow control keeps the buffered part small.
         from fsspec.asyn import sync
 
         handle = sync(self.fs.loop, self.fs.open_async, self._full(rel), "rb")
-        # a seek (a download's byte range) switches to fsspec's ranged reads
-        return _SyncStreamedRead(self.fs.loop, handle, reopen=lambda: Store._open_read(self, rel))
+        # a seek (a download's byte range) switches to fsspec's ranged reads; the stat's size
+        # spares a download from seeking to the end to learn it (which would drop the stream)
+        return _SyncStreamedRead(
+            self.fs.loop, handle, reopen=lambda: Store._open_read(self, rel), size=size
+        )
 
     def check(self) -> None:
         import botocore.session
@@ -828,12 +831,15 @@ class _SyncStreamedRead(io.RawIOBase):
     With `reopen` (a seekable file of the same object), a seek drops the stream and goes on
     with that file's ranged reads: a download that resumes at byte n reads from byte n."""
 
-    def __init__(self, loop, handle, reopen: Callable[[], IO[bytes]] | None = None):
+    def __init__(
+        self, loop, handle, reopen: Callable[[], IO[bytes]] | None = None, size: int | None = None
+    ):
         super().__init__()
         self._loop = loop
         self._handle = handle
         self._reopen = reopen
         self._ranged: IO[bytes] | None = None
+        self.size = size  # as fsspec's files have it (studio/downloads.py reads it)
 
     def readable(self) -> bool:
         return True

@@ -10,6 +10,7 @@ import os
 import pytest
 
 from apps.workspaces import storage
+from studio import downloads
 from studio.errors import NotFound, ValidationError
 from tests.datastores.conftest import KINDS
 
@@ -37,6 +38,19 @@ def test_a_file_round_trips_byte_exactly_with_list_and_stat(store):
     assert [(e.name, e.size, e.is_dir) for e in inner] == [("data.bin", len(data), False)]
     assert inner[0].modified is not None
     assert cursor is None
+
+
+def test_a_read_knows_its_size_and_keeps_its_stream(store):
+    """A download asks a handle its size (studio/downloads.py). S3's handle is one streamed
+    GET: it carries the stat's size, as fsspec's files do, so asking never turns it into a
+    ranged read from byte 0."""
+    data = os.urandom(2**20 + 5)
+    store.write_stream("s.bin", io.BytesIO(data))
+    with store.open_read("s.bin") as handle:
+        if isinstance(handle, storage._SyncStreamedRead):
+            assert handle.size == len(data)
+        assert downloads._size_of(handle) == len(data)
+        assert b"".join(iter(lambda: handle.read(2**19), b"")) == data
 
 
 def test_listing_pages_by_cursor_folders_first(store):
