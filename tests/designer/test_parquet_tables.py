@@ -83,10 +83,7 @@ def test_without_pyarrow_a_parquet_input_says_so(tmp_path, monkeypatch):
     path = tmp_path / "events.parquet"
     EVENTS.to_parquet(path, index=False)
 
-    def no_engine(*args, **kwargs):
-        raise ImportError("Unable to find a usable engine")
-
-    monkeypatch.setattr(designer_io.pd, "read_parquet", no_engine)
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)  # `import` raises ImportError
     with pytest.raises(SystemExit, match=r"is Parquet, which this environment cannot read"):
         designer_io.read_dataset(path)
 

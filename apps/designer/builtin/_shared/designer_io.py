@@ -88,15 +88,27 @@ def data_file(path: str | os.PathLike) -> Path:
 
 
 def _read_parquet(files: list[Path]) -> pd.DataFrame:
+    """Parquet files as one DataFrame, read by pyarrow from their paths on one thread.
+
+    Not `pd.read_parquet`: pandas hands pyarrow an open Python file, and pyarrow's thread
+    pools may still hold it when the interpreter exits; the step then aborts after its work
+    is done ("terminate called without an active exception", exit code 134; apache/arrow
+    issues 33975, 34314 and 50482). A path and `use_threads=False` leave nothing behind.
+    """
     try:
-        frames = [pd.read_parquet(f) for f in files]
+        import pyarrow.parquet as pq
     except ImportError:
         raise SystemExit(
             f"input '{files[0]}' is Parquet, which this environment cannot read (no pyarrow): "
             "run the component in the curated sklearn environment, or give the data as CSV"
         ) from None
-    except Exception as exc:  # pyarrow.ArrowInvalid and friends: name the file
-        raise SystemExit(f"input '{files[0]}' does not read as Parquet: {exc}") from None
+    frames = []
+    for f in files:
+        try:
+            table = pq.read_table(str(f), use_threads=False, pre_buffer=False)
+        except Exception as exc:  # pyarrow.ArrowInvalid and friends: name the file
+            raise SystemExit(f"input '{f}' does not read as Parquet: {exc}") from None
+        frames.append(table.to_pandas(use_threads=False))
     if len(frames) == 1:
         return frames[0]
     return pd.concat(frames, ignore_index=True)
