@@ -10,8 +10,9 @@ here, and nothing else in the jobs app touches artifact files.
 One more read-only folder, `model-versions/<name>/<version>/<path>`, is a registered model
 version's files wherever they are: a version registered from a job's named output lives on
 `workspaceblobstore`, say, and the registry's get-download-uri points the client here, so
-`mlflow.pyfunc.load_model("models:/<name>/<version>")` works for it too. `open` and `list`
-read it; nothing writes there. They stand on the shared
+`mlflow.pyfunc.load_model("models:/<name>/<version>")` works for it too. A job's run token
+is sent here for every version, since another run's folder is out of its reach. `open` and
+`list` read it; nothing writes there. They stand on the shared
 storage layer (`apps.workspaces.storage`), so the artifact datastore may be a local folder
 (the default), an Azure Blob container or an S3 bucket; `_store()` is the one place that
 opens it. Files are streamed both ways, CHUNK bytes at a time.

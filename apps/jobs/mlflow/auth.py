@@ -11,7 +11,8 @@ without the action 403.
 
 A run token (an ApiToken with `scope_job_id`, given to a job's container) acts as the job's
 creator but only on that job: its params, metrics, tags, inputs, outputs and status, its
-experiment (read), the logged models it creates and their files, and its own artifacts.
+experiment (read), the logged models it creates and their files, its own artifacts, and
+the workspace's registered model versions (read, so a scoring job loads `models:/<name>/<n>`).
 `Caller.check_*` enforce that scope; anything else is 403.
 """
 

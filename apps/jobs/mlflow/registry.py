@@ -429,11 +429,12 @@ def model_version_download_uri(request, caller):
     """Where the client downloads the version's files through the artifact proxy:
     mlflow-artifacts:/<path> for files on the artifact datastore, else the proxy's read-only
     model-versions/<name>/<version> folder (files on another datastore: a version registered
-    from a job's named output on workspaceblobstore, say)."""
+    from a job's named output on workspaceblobstore, say). A run token always gets the
+    folder: the version's run folder is another run's, out of its reach."""
     msg = protos.parse(request, mr.GetModelVersionDownloadUri)
     _asset_, row = _row(caller, protos.required(msg, "name"), protos.required(msg, "version"))
     datastore, rel = model_services.storage.resolve_datastore_uri(caller.workspace, row.path)
-    if datastore.name == model_services.ARTIFACT_DATASTORE:
+    if datastore.name == model_services.ARTIFACT_DATASTORE and not caller.is_run_token:
         uri = f"mlflow-artifacts:/{rel}"
     else:
         uri = artifacts.model_version_uri(row.name, row.version)

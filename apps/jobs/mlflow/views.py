@@ -614,13 +614,12 @@ def _artifact_path(caller: Caller, path: str | None, *, file: bool = False) -> s
 
 def _readable_path(caller: Caller, path: str | None) -> str:
     """`_artifact_path`, or a path of the read-only `model-versions/` folder (a registered
-    model version's files, see apps/jobs/artifacts.py): a user's read of a workspace asset,
-    never a run token's, which reaches only its own run."""
+    model version's files, see apps/jobs/artifacts.py): a read of a workspace asset, which a
+    run token may make too, as its job's creator (a scoring job loads `models:/<name>/<n>`),
+    though it reaches no other run's own artifacts."""
     rel = artifacts.clean(path)
     if not artifacts.is_model_version_path(rel):
         return _artifact_path(caller, path)
-    if caller.is_run_token:
-        raise PermissionDenied(auth.SCOPE_DENIED)
     permissions.require(caller.user, Action.ASSET_VIEW, caller.workspace)
     return rel
 
