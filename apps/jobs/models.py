@@ -305,9 +305,7 @@ class DatasetInput(models.Model):
     class Meta:
         ordering = ["job", "id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["job", "name", "digest"], name="unique_dataset_input"
-            ),
+            models.UniqueConstraint(fields=["job", "name", "digest"], name="unique_dataset_input"),
         ]
 
     def __str__(self) -> str:
@@ -350,6 +348,22 @@ class LoggedModel(models.Model):
     @property
     def artifact_uri(self) -> str:
         return f"mlflow-artifacts:/{self.experiment_id}/models/{self.model_id}/artifacts"
+
+
+class JobModelInput(models.Model):
+    """A logged model a run used (`log-inputs` models: an evaluation run's metrics logged
+    with a model's id, `mlflow.evaluate`)."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="model_inputs")
+    logged_model = models.ForeignKey(LoggedModel, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "logged_model"], name="unique_model_input"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.logged_model_id} → {self.job_id}"
 
 
 class JobModelOutput(models.Model):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from django.db.models import Count, Prefetch, Sum, prefetch_related_objects
+from django.db.models import Count, Prefetch, Q, Sum, prefetch_related_objects
 
 from apps.workspaces import permissions
 from apps.workspaces.models import Workspace
@@ -21,6 +21,7 @@ from .models import (
     DatasetInput,
     Experiment,
     Job,
+    JobModelInput,
     JobModelOutput,
     JobParam,
     LatestMetric,
@@ -140,12 +141,13 @@ def run_get(*, actor, workspace: Workspace, run_id: str, with_data: bool = True)
 
 
 def runs_with_data(jobs: list[Job]) -> list[Job]:
-    """Attach params, latest metrics, dataset inputs and model outputs to the jobs, one
+    """Attach params, latest metrics, dataset and model inputs and model outputs to the jobs, one
     query per kind per CHUNK jobs (as prefetch_related, without one huge IN list)."""
     lookups = (
         Prefetch("params", queryset=JobParam.objects.order_by("key")),
         Prefetch("latest_metrics", queryset=LatestMetric.objects.order_by("key")),
         Prefetch("dataset_inputs", queryset=DatasetInput.objects.order_by("id")),
+        Prefetch("model_inputs", queryset=JobModelInput.objects.order_by("id")),
         Prefetch("model_outputs", queryset=JobModelOutput.objects.order_by("id")),
     )
     for start in range(0, len(jobs), CHUNK):
@@ -326,7 +328,6 @@ def job_list(
     """The workspace's jobs, newest first: top-level ones (as Azure's Jobs list), and pipeline
     steps too when asked. `status` may be a comma list; `search` matches the name, display name
     or experiment name; `job_type` is one of Job.Type (`pipeline` for the Pipelines page)."""
-    from django.db.models import Q
 
     _view(actor, workspace)
     if job_type and job_type not in Job.Type.values:
@@ -582,6 +583,34 @@ def job_inputs(*, job: Job) -> list[dict]:
         else:
             rows.append({"name": name, "type": "literal", "value": value, "asset": ""})
     return rows
+
+
+def job_mlflow_lineage(*, job: Job) -> dict:
+    """What the run told MLflow it used and made: datasets (`log_input`, autolog) with their
+    context tag, and logged models, each marked used (log-inputs) or logged (by this run)."""
+    datasets = [
+        {
+            "name": d.name,
+            "digest": d.digest,
+            "context": d.tags.get("mlflow.data.context", ""),
+            "source_type": d.source_type,
+        }
+        for d in job.dataset_inputs.order_by("id")
+    ]
+    used = set(job.model_inputs.values_list("logged_model_id", flat=True))
+    made = LoggedModel.objects.filter(source_job=job).values_list("model_id", flat=True)
+    rows = LoggedModel.objects.filter(
+        Q(model_id__in=used) | Q(model_id__in=made), experiment__workspace=job.workspace
+    ).select_related("source_job")
+    models = [
+        {
+            "model": m,
+            "used": m.model_id in used,
+            "logged": m.source_job_id == job.pk,
+        }
+        for m in sorted(rows, key=lambda m: (m.model_id not in used, m.created_ms))
+    ]
+    return {"datasets": datasets, "models": models}
 
 
 def job_artifacts_root(job: Job) -> str:

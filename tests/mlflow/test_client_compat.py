@@ -9,6 +9,7 @@ from apps.jobs.models import (
     DatasetInput,
     Experiment,
     Job,
+    JobModelInput,
     JobParam,
     JobStatusChange,
     LatestMetric,
@@ -70,7 +71,7 @@ def workspace_artifacts(workspace):
 
 
 def test_stock_client_autolog_records_params_metrics_model_and_inputs(
-    run_client, data_scientist, workspace
+    run_client, data_scientist, workspace, client
 ):
     seen = run_client("autolog.py", token=token_for(data_scientist))
 
@@ -84,6 +85,24 @@ def test_stock_client_autolog_records_params_metrics_model_and_inputs(
     assert job.model_outputs.filter(logged_model=model).exists()
     dataset = DatasetInput.objects.get(job=job)
     assert dataset.tags == {"mlflow.data.context": "train"}
+
+    evaluation = Job.objects.get(pk=seen["evaluation_id"])
+    assert seen["model_inputs"] == [model.model_id]
+    assert list(JobModelInput.objects.filter(job=evaluation).values_list("logged_model", flat=True)) == [model.model_id]  # fmt: skip
+    assert MetricSample.objects.filter(job=evaluation, model_id=model.model_id).count() == 2
+
+    client.force_login(data_scientist)
+    trained = client.get(f"/w/{workspace.name}/jobs/{job.name}/").content.decode()
+    card = trained[trained.index('id="mlflow-lineage"') :]
+    assert "<td>train</td>" in card and f"<code>{dataset.digest}</code>" in card
+    assert f"?output=models:/{model.model_id}" in card and "<td>logged</td>" in card
+    used = client.get(f"/w/{workspace.name}/jobs/{evaluation.name}/").content.decode()
+    card = used[used.index('id="mlflow-lineage"') :]
+    assert "<td>used</td>" in card and f'href="/w/{workspace.name}/jobs/{job.name}/"' in card
+    register = client.get(
+        f"/w/{workspace.name}/jobs/{job.name}/register-model/?output=models:/{model.model_id}"
+    )
+    assert f'<option value="models:/{model.model_id}" selected>' in register.content.decode()
 
 
 def test_a_run_without_an_experiment_lands_in_the_default_experiment(run_client, owner, workspace):

@@ -308,7 +308,8 @@ def dataset_input(row: DatasetInput) -> pb.DatasetInput:
 
 def run(job: Job) -> pb.Run:
     """A run with its data, inputs and outputs; the job's related rows must be prefetched
-    (params, latest_metrics, dataset_inputs, model_outputs), see selectors.runs_with_data."""
+    (params, latest_metrics, dataset_inputs, model_inputs, model_outputs), see
+    selectors.runs_with_data."""
     outputs: list[JobModelOutput] = list(job.model_outputs.all())
     return pb.Run(
         info=run_info(job),
@@ -317,7 +318,12 @@ def run(job: Job) -> pb.Run:
             params=[pb.Param(key=p.key, value=p.value) for p in job.params.all()],
             tags=_kv(pb.RunTag, job.tags),
         ),
-        inputs=pb.RunInputs(dataset_inputs=[dataset_input(d) for d in job.dataset_inputs.all()]),
+        inputs=pb.RunInputs(
+            dataset_inputs=[dataset_input(d) for d in job.dataset_inputs.all()],
+            model_inputs=[
+                pb.ModelInput(model_id=i.logged_model_id) for i in job.model_inputs.all()
+            ],
+        ),
         outputs=pb.RunOutputs(
             model_outputs=[pb.ModelOutput(model_id=o.logged_model_id, step=o.step) for o in outputs]
         ),

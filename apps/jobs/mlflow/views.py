@@ -354,7 +354,7 @@ def run_search(request, caller):
 
 @endpoint(RUN, run_token=True)
 def run_log_inputs(request, caller):
-    """Datasets are kept; `models` (logged models used as inputs) are not stored yet."""
+    """The datasets and logged models the run used."""
     msg = protos.parse(request, pb.LogInputs)
     job = _run(caller, protos.required(msg, "run_id"))
     datasets = [
@@ -369,7 +369,8 @@ def run_log_inputs(request, caller):
         )
         for d in msg.datasets
     ]
-    tracking.run_log_inputs(actor=caller.user, job=job, datasets=datasets)
+    models = [m.model_id for m in msg.models if m.model_id]
+    tracking.run_log_inputs(actor=caller.user, job=job, datasets=datasets, models=models)
     return protos.respond()
 
 

@@ -31,6 +31,7 @@ from ..models import (
     DatasetInput,
     Experiment,
     Job,
+    JobModelInput,
     JobModelOutput,
     JobParam,
     JobStatusChange,
@@ -637,11 +638,25 @@ class DatasetIn:
 
 
 @transaction.atomic
-def run_log_inputs(*, actor, job: Job, datasets: Sequence[DatasetIn]) -> None:
-    """Record the datasets a run used (MLflow's log-inputs); one row per (name, digest), its
-    tags (e.g. mlflow.data.context=train) merged when logged again."""
+def run_log_inputs(
+    *, actor, job: Job, datasets: Sequence[DatasetIn], models: Sequence[str] = ()
+) -> None:
+    """Record the datasets and logged models a run used (MLflow's log-inputs); one row per
+    dataset (name, digest), its tags (e.g. mlflow.data.context=train) merged when logged
+    again, and one per model. A model id unknown to the workspace is 404 and records
+    nothing."""
     _require(actor, job.workspace)
     _job_for_logging(job.workspace, job.pk, lock=False)
+    ids = list(dict.fromkeys(models))
+    found = set(
+        LoggedModel.objects.filter(
+            model_id__in=ids, experiment__workspace=job.workspace
+        ).values_list("model_id", flat=True)
+    )
+    for model_id in ids:
+        if model_id not in found:
+            raise NotFound(f"Logged model with ID '{model_id}' not found.")
+        JobModelInput.objects.get_or_create(job=job, logged_model_id=model_id)
     for i, ds in enumerate(datasets):
         if not ds.name or not ds.digest:
             raise ValidationError.for_field(f"datasets[{i}].dataset", "Needs a name and digest.")

@@ -85,9 +85,11 @@ class RegisterModelForm(forms.Form):
 @workspace_view(Action.ASSET_CREATE)
 def job_register_model(request: HtmxHttpRequest, workspace, job_name: str):
     job = selectors.job_get(actor=request.user, workspace=workspace, name=job_name)
-    form = RegisterModelForm(
-        request.POST or None, choices=output_choices(job), initial={"name": default_name(job)}
-    )
+    choices = output_choices(job)
+    initial = {"name": default_name(job)}
+    if request.GET.get("output") in {value for value, _label in choices}:
+        initial["output"] = request.GET["output"]  # a logged model's Register link
+    form = RegisterModelForm(request.POST or None, choices=choices, initial=initial)
     status = 200
     if request.method == "POST":
         if form.is_valid():

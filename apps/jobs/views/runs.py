@@ -356,6 +356,7 @@ def job_detail(request: HtmxHttpRequest, workspace, job_name: str):
             inputs=selectors.job_inputs(job=job),
             outputs=selectors.job_outputs(job=job),
             params=selectors.job_params(job=job),
+            lineage=selectors.job_mlflow_lineage(job=job),
             environment=(job.spec or {}).get("environment"),
             command=(job.spec or {}).get("command", ""),
             user_tags={k: v for k, v in job.tags.items() if not k.startswith("mlflow.")},
