@@ -64,6 +64,41 @@ def test_a_folder_of_parquet_parts_is_one_table_in_name_order(tmp_path):
     pd.testing.assert_frame_equal(got, EVENTS)
 
 
+def test_hive_partition_folders_become_columns(tmp_path):
+    """A dataset pyarrow (or Spark) wrote partitioned by year and country: `year=2024/
+    country=fr/<part>.parquet`. The folders' values are columns again: integers when every
+    value is one, text otherwise, and the null partition is a missing value."""
+    sales = pd.DataFrame(
+        {
+            "amount": [1.0, 2.0, 3.0, 4.0, 5.0],
+            "year": pd.array([2023, 2024, 2024, None, 2023], dtype="Int64"),
+            "country": ["fr", "fr", "de o", "fr", "de o"],
+        }
+    )
+    folder = tmp_path / "sales"
+    pq.write_to_dataset(
+        pa.Table.from_pandas(sales, preserve_index=False), folder,
+        partition_cols=["year", "country"],
+    )  # fmt: skip
+    assert (folder / "year=2024" / "country=de%20o").is_dir()  # pyarrow escapes the space
+    assert (folder / "year=__HIVE_DEFAULT_PARTITION__").is_dir()
+    got = designer_io.read_dataset(folder)
+    assert list(got.columns) == ["amount", "year", "country"]
+    assert str(got["year"].dtype) == "Int64"
+    key = ["amount"]
+    pd.testing.assert_frame_equal(
+        got.sort_values(key).reset_index(drop=True), sales.sort_values(key).reset_index(drop=True)
+    )
+
+
+def test_a_column_of_the_data_wins_over_a_folder_of_the_same_name(tmp_path):
+    folder = tmp_path / "t"
+    (folder / "user=zz").mkdir(parents=True)
+    EVENTS.to_parquet(folder / "user=zz" / "part-0.parquet", index=False)
+    got = designer_io.read_dataset(folder)
+    assert list(got["user"]) == list(EVENTS["user"])
+
+
 def test_a_folder_with_data_csv_reads_that_first(tmp_path):
     folder = tmp_path / "step"
     designer_io.write_dataset(EVENTS[["user"]], folder)

@@ -8,7 +8,7 @@ A dataset passed between steps is a folder (`uri_folder`) holding `data.csv` and
 data asset. A step reads any folder or file: a folder's `data.csv` first, else the first CSV,
 TSV or Parquet file found (an MLTable file is skipped); when that is Parquet, every Parquet
 file in the folder is one table (the part files of a Spark or pyarrow dataset, read in name
-order). A path that is a file (a `uri_file` data asset such as `churn.csv` or
+order, Hive partition folders such as `year=2024/` as columns). A path that is a file (a `uri_file` data asset such as `churn.csv` or
 `events.parquet`) is that one table. `designer.json` beside the data carries what the next
 step needs to know (the label column, the task, the score columns).
 """
@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
+from urllib.parse import unquote
 
 import pandas as pd
 
@@ -35,6 +37,9 @@ transformations:
 """
 PARQUET = (".parquet", ".pq")
 TABULAR = (".csv", ".tsv", ".txt", *PARQUET)
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"  # Spark's and Hive's folder name for a null value
+INTEGER = re.compile(r"-?\d{1,18}")
+TEXT = pd.Series(["text"]).dtype  # what this pandas reads text as (object, or str in 3.x)
 
 
 def str2bool(text: str | bool) -> bool:
@@ -87,13 +92,43 @@ def data_file(path: str | os.PathLike) -> Path:
     return found[0]
 
 
-def _read_parquet(files: list[Path]) -> pd.DataFrame:
+def _partition_values(part: Path, base: Path) -> dict[str, str | None]:
+    """The Hive-style `key=value` folders between `base` and a part file, in path order."""
+    values: dict[str, str | None] = {}
+    for segment in part.relative_to(base).parts[:-1]:
+        key, sep, value = segment.partition("=")
+        if sep and key:
+            values[unquote(key)] = None if value == HIVE_NULL else unquote(value)
+    return values
+
+
+def _with_partitions(frames: list[pd.DataFrame], files: list[Path], base: Path) -> None:
+    """Add each partition key as a column (integers when every value is one, else text;
+    a part outside a key's folders has no value), unless the data has that column itself."""
+    found = [_partition_values(f, base) for f in files]
+    keys = list(dict.fromkeys(k for values in found for k in values))
+    for key in keys:
+        if any(key in frame.columns for frame in frames):
+            continue
+        column = [values.get(key) for values in found]
+        numeric = all(v is None or INTEGER.fullmatch(v) for v in column)
+        for frame, value in zip(frames, column, strict=True):
+            if numeric:
+                cells = pd.array([None if value is None else int(value)] * len(frame), "Int64")
+            else:
+                cells = pd.Series([value] * len(frame), index=frame.index, dtype=TEXT)
+            frame[key] = cells
+
+
+def _read_parquet(files: list[Path], base: Path | None = None) -> pd.DataFrame:
     """Parquet files as one DataFrame, read by pyarrow from their paths on one thread.
 
     Not `pd.read_parquet`: pandas hands pyarrow an open Python file, and pyarrow's thread
     pools may still hold it when the interpreter exits; the step then aborts after its work
     is done ("terminate called without an active exception", exit code 134; apache/arrow
     issues 33975, 34314 and 50482). A path and `use_threads=False` leave nothing behind.
+    With `base` (the input folder), Hive-style partition folders (`year=2024/`) between it
+    and a file become columns, as Spark and pyarrow read them.
     """
     try:
         import pyarrow.parquet as pq
@@ -109,6 +144,8 @@ def _read_parquet(files: list[Path]) -> pd.DataFrame:
         except Exception as exc:  # pyarrow.ArrowInvalid and friends: name the file
             raise SystemExit(f"input '{f}' does not read as Parquet: {exc}") from None
         frames.append(table.to_pandas(use_threads=False))
+    if base is not None:
+        _with_partitions(frames, files, base)
     if len(frames) == 1:
         return frames[0]
     return pd.concat(frames, ignore_index=True)
@@ -116,14 +153,15 @@ def _read_parquet(files: list[Path]) -> pd.DataFrame:
 
 def read_dataset(path: str | os.PathLike) -> pd.DataFrame:
     """The input as a DataFrame: a CSV or TSV file, a Parquet file, or a folder holding one
-    (a folder whose table is Parquet is all of its Parquet files, concatenated)."""
+    (a folder whose table is Parquet is all of its Parquet files, concatenated, with Hive
+    partition folders such as `year=2024/` as columns)."""
     file = data_file(path)
     suffix = file.suffix.lower()
     if suffix in PARQUET:
-        parts = [file]
-        if Path(path).is_dir():
-            parts = [p for p in _tables_in(Path(path)) if p.suffix.lower() in PARQUET]
-        return _read_parquet(parts)
+        if not Path(path).is_dir():
+            return _read_parquet([file])
+        parts = [p for p in _tables_in(Path(path)) if p.suffix.lower() in PARQUET]
+        return _read_parquet(parts, base=Path(path))
     if suffix == ".tsv":
         return pd.read_csv(file, sep="\t")
     return pd.read_csv(file)
