@@ -5,8 +5,11 @@ profile computation the worker runs.
 Previews read only the head of a file: at most PREVIEW_BYTES of a CSV, the first row group
 batch of a Parquet file. The profile reads whole files, a chunk at a time (flat memory), up
 to STUDIO_DATA_PROFILE_MAX_BYTES in all (2 GiB by default); past that it stops and says the
-profile is partial. For a folder it reads the tabular files directly in it (at most
-PROFILE_MAX_FILES); for an mltable the files its `paths` name.
+profile is partial. For a folder it reads its tabular files, those directly in it first,
+then those of its subfolders (at most PROFILE_MAX_FILES); for an mltable the files its
+`paths` name. Hive-style partition folders (`year=2024/country=fr/`, as Spark and pyarrow
+write a partitioned dataset) are columns of the rows below them, in the preview and the
+profile alike.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ import contextlib
 import io
 import math
 import posixpath
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
+from urllib.parse import unquote
 
 from apps.workspaces import permissions, storage
 from apps.workspaces.permissions import Action
@@ -34,6 +39,8 @@ PROFILE_CHUNK_ROWS = 100_000
 PARQUET_SPOOL_MAX = 512 * 2**20  # a Parquet file on a store that cannot seek is copied first
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"  # the folder name of a null partition value
+INTEGER = re.compile(r"-?\d{1,18}")
 
 
 @dataclass
@@ -199,6 +206,49 @@ def _is_tabular(rel: str) -> bool:
     return rel.lower().endswith(CSV_SUFFIXES + PARQUET_SUFFIXES)
 
 
+def _folder_tables(store: storage.Store, folder: str, limit: int) -> list[str]:
+    """The tabular files below a folder, its own first, then its subfolders' (depth first,
+    by name); hidden and `_`-prefixed files (Spark's `_SUCCESS`, `.crc`) are not data."""
+    found = []
+    for entry in store.walk(folder):
+        name = posixpath.basename(entry.path)
+        if _is_tabular(name) and not name.startswith((".", "_")):
+            found.append(entry.path)
+            if len(found) >= limit:
+                break
+    return found
+
+
+def partition_values(folder: str, rel: str) -> dict[str, Any]:
+    """The Hive-style `key=value` folders between `folder` and the file `rel`: integers when
+    they read as one, else text; the null partition is None."""
+    inner = rel[len(folder) :].strip("/") if folder and rel.startswith(folder) else rel
+    values: dict[str, Any] = {}
+    for segment in inner.split("/")[:-1]:
+        key, sep, value = segment.partition("=")
+        if sep and key:
+            value = unquote(value)
+            if value == HIVE_NULL:
+                values[unquote(key)] = None
+            else:
+                values[unquote(key)] = int(value) if INTEGER.fullmatch(value) else value
+    return values
+
+
+def _with_partitions(table: tuple[list, list], values: dict[str, Any]) -> tuple[list, list]:
+    """A previewed table with the file's partition values as columns (a column the data
+    holds itself wins)."""
+    columns, rows = table
+    names = {name for name, _type in columns}
+    extra = {k: v for k, v in values.items() if k not in names}
+    if not extra:
+        return table
+    kinds = [(k, "integer" if isinstance(v, int) else "string") for k, v in extra.items()]
+    return columns + [(k, f"{t} (folder)") for k, t in kinds], [
+        r + list(extra.values()) for r in rows
+    ]
+
+
 def data_preview(*, actor, row: DataVersion) -> DataPreview:
     """What to show of a version: a table of the first rows, a folder listing, or why not."""
     permissions.require(actor, Action.ASSET_VIEW, row.workspace)
@@ -231,9 +281,11 @@ def data_preview(*, actor, row: DataVersion) -> DataPreview:
         if spec:
             first = next(iter(_mltable_files(store, rel, spec, 1)), None)
         else:
-            first = next((e.path for e in entries if not e.is_dir and _is_tabular(e.path)), None)
+            first = next(iter(_folder_tables(store, rel, 1)), None)
         if first:
             table = _table(store, first, spec)
+            if table is not None and not spec:
+                table = _with_partitions(table, partition_values(rel, first))
             if table is not None:
                 preview.file, (preview.columns, preview.rows) = first, table
         return preview
@@ -354,9 +406,19 @@ class _Budget(io.RawIOBase):
         return len(data)
 
 
-def _profile_file(store, rel: str, spec: dict | None, stats: _Columns, budget: dict) -> None:
+def _profile_file(
+    store, rel: str, spec: dict | None, stats: _Columns, budget: dict, extra: dict | None = None
+) -> None:
+    """Add a file's rows to the statistics, with `extra` (its partition values) as columns
+    the data does not hold itself."""
     import pandas as pd
     import pyarrow.parquet as pq
+
+    def add(frame) -> None:
+        for key, value in (extra or {}).items():
+            if key not in frame.columns:
+                frame[key] = pd.Series([value] * len(frame), index=frame.index)
+        stats.add(frame)
 
     if rel.lower().endswith(PARQUET_SUFFIXES):
         size = store.stat(rel).size or 0
@@ -366,7 +428,7 @@ def _profile_file(store, rel: str, spec: dict | None, stats: _Columns, budget: d
         budget["left"] -= size
         with _seekable(store, rel) as fh:
             for batch in pq.ParquetFile(fh).iter_batches(batch_size=PROFILE_CHUNK_ROWS):
-                stats.add(batch.to_pandas())
+                add(batch.to_pandas())
         return
     handle = store.open_read(rel)
     try:
@@ -374,7 +436,7 @@ def _profile_file(store, rel: str, spec: dict | None, stats: _Columns, budget: d
         options = _csv_options(rel, spec)
         with pd.read_csv(reader, chunksize=PROFILE_CHUNK_ROWS, **options) as chunks:
             for frame in chunks:
-                stats.add(frame)
+                add(frame)
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise ValidationError.for_field(
             "path", f"'{rel}' does not read as a table: {exc}"
@@ -397,16 +459,16 @@ def compute_profile(row: DataVersion, *, max_bytes: int) -> dict:
         spec = _mltable_spec(row)
         files = _mltable_files(store, rel, spec, PROFILE_MAX_FILES)
     else:
-        entries, _ = store.ls(rel, limit=1000)
-        files = [e.path for e in entries if not e.is_dir and _is_tabular(e.path)]
-        files = files[:PROFILE_MAX_FILES]
+        files = _folder_tables(store, rel, PROFILE_MAX_FILES)
     files = [f for f in files if _is_tabular(f) or spec]
     if not files:
         raise ValidationError.for_field("path", "no CSV, TSV or Parquet file to profile.")
     stats = _Columns()
     budget = {"left": max_bytes, "partial": False}
+    folder = rel if row.type == DataVersion.Type.URI_FOLDER else None
     for rel_file in files:
-        _profile_file(store, rel_file, spec, stats, budget)
+        extra = partition_values(folder, rel_file) if folder is not None else {}
+        _profile_file(store, rel_file, spec, stats, budget, extra)
         if budget["left"] <= 0:
             budget["partial"] = True
             break

@@ -186,6 +186,49 @@ def test_a_parquet_preview_and_a_folder_listing(owner, workspace):
     assert preview.rows == [[1, "a"], [2, "b"], [3, ""]]
 
 
+def test_a_hive_partitioned_folder_previews_and_profiles_with_its_partition_columns(
+    owner, workspace
+):
+    """A dataset partitioned by year and country, as Spark or pyarrow write it: the preview
+    reads the first part file below the folders and shows the folders' values as columns;
+    the profile reads every part, partition columns included."""
+
+    def part(amounts) -> bytes:
+        buf = io.BytesIO()
+        pq.write_table(pa.table({"amount": amounts}), buf)
+        return buf.getvalue()
+
+    row = _upload(
+        owner,
+        workspace,
+        {
+            "_SUCCESS": b"",
+            "year=2023/country=fr/part-0.parquet": part([1.0, 2.0]),
+            "year=2024/country=de%20o/part-0.parquet": part([3.0]),
+            "year=2024/country=__HIVE_DEFAULT_PARTITION__/part-0.parquet": part([4.0, 5.0]),
+        },
+        folder=True,
+        name="sales",
+        type="uri_folder",
+    )
+    preview = data_preview(actor=owner, row=row)
+    assert [e.name for e in preview.files] == ["year=2023", "year=2024", "_SUCCESS"]
+    assert preview.file.endswith("year=2023/country=fr/part-0.parquet")
+    assert preview.columns == [
+        ("amount", "float"), ("year", "integer (folder)"), ("country", "string (folder)"),
+    ]  # fmt: skip
+    assert preview.rows == [[1.0, 2023, "fr"], [2.0, 2023, "fr"]]
+
+    DataVersion.objects.filter(pk=row.pk).update(profile_status="queued")
+    data_services.data_profile_compute(str(row.pk))
+    row.refresh_from_db()
+    assert row.profile["rows"] == 5 and len(row.profile["files"]) == 3
+    cols = {c["name"]: c for c in row.profile["columns"]}
+    assert (cols["year"]["min"], cols["year"]["max"], cols["year"]["missing"]) == (2023, 2024, 0)
+    assert (cols["country"]["min"], cols["country"]["max"]) == ("de o", "fr")
+    assert cols["country"]["missing"] == 2
+
+
 def test_the_profile_is_computed_by_the_task_and_cached(
     owner, workspace, django_capture_on_commit_callbacks
 ):
