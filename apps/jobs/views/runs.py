@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.workspaces.permissions import Action
 from apps.workspaces.selectors.datastores import image_type
+from apps.workspaces.templatetags.studio_tags import STATE_CLASS
 from apps.workspaces.views.workspaces import workspace_view
 from studio.downloads import file_download
 from studio.errors import DomainError, NotFound
@@ -35,17 +36,7 @@ from ..services import annotations, lifecycle
 TABS = ("overview", "metrics", "logs", "outputs", "code")
 PAGE = 50
 PREVIEW_BYTES = 256 * 1024
-STATUS_CLASS = {
-    "Completed": "state-succeeded",
-    "Running": "state-running",
-    "Failed": "state-failed",
-    "Canceled": "state-stopped",
-    "CancelRequested": "state-stopping",
-    "Queued": "state-starting",
-    "Preparing": "state-starting",
-    "Finalizing": "state-starting",
-    "NotStarted": "state-stopped",
-}
+STATUS_CLASS = STATE_CLASS  # a status badge's colour class
 
 
 def _job(request, workspace, job_name: str) -> Job:
@@ -76,10 +67,12 @@ JOB_COLUMNS = (
 def job_rows_context(request: HtmxHttpRequest, workspace, *, job_type: str = "") -> dict:
     """The context of a job table (templates/jobs/_job_rows.html): one page of the workspace's
     top-level jobs of `job_type` (any when empty) in `?order_by=` (newest first by default),
-    filtered by `?q=` and `?status=`, paged by `?cursor=`. Shared by All jobs and Pipelines >
-    Pipeline jobs. A bad `order_by` or cursor is a 400 naming it."""
+    filtered by `?q=` and `?status=` (archived jobs only with `?archived=1`), paged by
+    `?cursor=`. Shared by All jobs and Pipelines > Pipeline jobs. A bad `order_by` or cursor
+    is a 400 naming it."""
     search = request.GET.get("q", "").strip()
     status = request.GET.get("status", "")
+    archived = request.GET.get("archived") == "1"
     order_by = selectors.job_list_order(request.GET.get("order_by", ""))
     rows, next_cursor = selectors.job_list_page(
         actor=request.user,
@@ -87,6 +80,7 @@ def job_rows_context(request: HtmxHttpRequest, workspace, *, job_type: str = "")
         search=search,
         status=status,
         job_type=job_type,
+        archived=archived,
         order_by=order_by,
         cursor=request.GET.get("cursor", ""),
         size=PAGE,
@@ -97,6 +91,7 @@ def job_rows_context(request: HtmxHttpRequest, workspace, *, job_type: str = "")
         "rows": rows,
         "q": search,
         "status": status,
+        "archived": archived,
         "order_by": order_by,
         "sort_columns": {c["key"]: c for c in _sort_headers(order_by, JOB_COLUMNS)},
         "statuses": Job.Status.choices,

@@ -33,6 +33,27 @@ def reltime(value):
     return format_html('<time datetime="{}" title="{}">{}</time>', value.isoformat(), exact, text)
 
 
+# A status badge's colour class (static/css/studio.css): jobs' statuses and image builds'.
+STATE_CLASS = {
+    "Completed": "state-succeeded",
+    "Succeeded": "state-succeeded",
+    "Running": "state-running",
+    "Failed": "state-failed",
+    "Canceled": "state-stopped",
+    "CancelRequested": "state-stopping",
+    "Queued": "state-starting",
+    "Preparing": "state-starting",
+    "Finalizing": "state-starting",
+    "NotStarted": "state-stopped",
+}
+
+
+@register.filter
+def state_class(status) -> str:
+    """The badge class of a job's or a build's status ("" for an unknown one)."""
+    return STATE_CLASS.get(str(status), "")
+
+
 @register.filter
 def seconds(value):
     """A duration in seconds, short: "< 0.1 s", "0.8 s", "42 s", "3 min 5 s", "2 h 4 min"."""

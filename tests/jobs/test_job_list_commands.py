@@ -1,0 +1,62 @@
+"""The job lists' commands and the job page's readability: "+ New job" where the role may
+run jobs (the submit page had no way in), "Archived only" to find and restore archived jobs,
+durations as "2 h 4 min" rather than seconds, status badges coloured wherever a job's or a
+build's status shows, and a failed job's log tail kept as lines."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.jobs.models import Experiment, Job
+from apps.workspaces.templatetags.studio_tags import state_class
+from tests.conftest import client_for
+
+pytestmark = pytest.mark.django_db
+NEW = '<a class="button primary" href="/w/churn/jobs/-/new/">+ New job</a>'
+
+
+def _job(workspace, name, **fields) -> Job:
+    experiment, _ = Experiment.objects.get_or_create(workspace=workspace, name="exp")
+    return Job.objects.create(
+        workspace=workspace, experiment=experiment, name=name, type=Job.Type.RUN, **fields
+    )
+
+
+def test_new_job_is_offered_to_roles_that_run_jobs_only(owner, reader, workspace):
+    for page in ("/w/churn/jobs/", "/w/churn/experiments/"):
+        assert NEW in client_for(owner).get(page).content.decode()
+        assert "/jobs/-/new/" not in client_for(reader).get(page).content.decode()
+    empty = client_for(owner).get("/w/churn/jobs/").content.decode()
+    assert 'href="/w/churn/jobs/-/new/">Submit one here</a>' in empty
+    assert client_for(owner).get("/w/churn/jobs/-/new/").status_code == 200
+
+
+def test_archived_jobs_are_found_with_archived_only_and_the_filter_keeps_it(owner, workspace):
+    _job(workspace, "kept_job", status=Job.Status.COMPLETED)
+    _job(workspace, "old_job", status=Job.Status.FAILED, archived=True)
+    listed = client_for(owner).get("/w/churn/jobs/").content.decode()
+    assert 'data-job="kept_job"' in listed and 'data-job="old_job"' not in listed
+    assert 'id="job-archived" name="archived" value="1">' in listed
+    archived = (
+        client_for(owner).get("/w/churn/jobs/?archived=1", HTTP_HX_REQUEST="true").content.decode()
+    )
+    assert 'data-job="old_job"' in archived and 'data-job="kept_job"' not in archived
+    assert "&amp;archived=1&amp;order_by=name" in archived  # a sort keeps the view
+    none = client_for(owner).get("/w/churn/jobs/?archived=1&q=zzz").content.decode()
+    assert "No job matches these filters." in none
+
+
+def test_durations_read_as_hours_and_minutes_and_badges_have_colour(owner, workspace):
+    start = 1_700_000_000_000
+    job = _job(
+        workspace, "long_job", status=Job.Status.FAILED, start_time_ms=start,
+        end_time_ms=start + 7384_200, error="failed: exit code 1\nTraceback\nValueError: x",
+    )  # fmt: skip
+    listed = client_for(owner).get("/w/churn/jobs/").content.decode()
+    assert '<td class="num">2 h 3 min</td>' in listed and "7384.2 s" not in listed
+    page = client_for(owner).get(f"/w/churn/jobs/{job.name}/").content.decode()
+    assert "<dt>Duration</dt><dd>2 h 3 min</dd>" in page
+    assert '<p class="error job-error" role="alert">failed: exit code 1\nTraceback\n' in page
+    assert state_class("Completed") == state_class("Succeeded") == "state-succeeded"
+    assert state_class("Failed") == "state-failed" and state_class("Queued") == "state-starting"
+    assert state_class("Whatever") == ""
