@@ -24,6 +24,7 @@ HTML = [
     ("jobs:job-log", "get", f"{JOB}log/?after=0", None, VIEW),
     ("jobs:job-log-download", "get", f"{JOB}log/download/", None, VIEW),
     ("jobs:job-metrics", "get", f"{JOB}metrics/", None, VIEW),
+    ("jobs:job-status", "get", f"{JOB}status/", None, VIEW),
     ("jobs:job-files", "get", f"{JOB}files/", None, VIEW),
     ("jobs:job-file-preview", "get", f"{JOB}files/preview/?path=outputs/a.txt", None, VIEW),
     ("jobs:job-file-download", "get", f"{JOB}files/download/?path=outputs/a.txt", None, VIEW),

@@ -399,8 +399,29 @@ def job_metrics(request: HtmxHttpRequest, workspace, job_name: str):
     job = _job(request, workspace, job_name)
     keys, values = selectors.job_metrics_split(job=job)
     return render(
-        request, "jobs/_metrics_poller.html", {"job": job, "keys": keys, "values": values}
+        request,
+        "jobs/_metrics_poller.html",
+        {"job": job, "keys": keys, "values": values, "poll": True},
     )
+
+
+@require_GET
+@workspace_view(Action.JOB_VIEW)
+def job_status(request: HtmxHttpRequest, workspace, job_name: str):
+    """The Overview's poller: while the job has not ended, its status badge, place in the
+    queue and timeline (out of band) and the next poll; once it has ended, a reload of the
+    page (HX-Refresh), whose error, duration, outputs and commands are then final."""
+    job = _job(request, workspace, job_name)
+    if job.is_terminal:
+        response = HttpResponse(status=200)
+        response["HX-Refresh"] = "true"
+        return response
+    context = {
+        "job": job,
+        "timeline": selectors.job_timeline(job=job),
+        "queue_position": lifecycle.queue_position(job),
+    }
+    return render(request, "jobs/_status_poller.html", context)
 
 
 @require_GET
@@ -572,6 +593,7 @@ urlpatterns = [
     path(f"{J}log/", job_log, name="job-log"),
     path(f"{J}log/download/", job_log_download, name="job-log-download"),
     path(f"{J}metrics/", job_metrics, name="job-metrics"),
+    path(f"{J}status/", job_status, name="job-status"),
     path(f"{J}files/", job_files, name="job-files"),
     path(f"{J}files/preview/", job_file_preview, name="job-file-preview"),
     path(f"{J}files/download/", job_file_download, name="job-file-download"),
