@@ -1,5 +1,5 @@
 """Layout defects found in an acceptance pass, checked in a real Chromium:
-- an asset list's command bar (+ Create, Refresh, search, Include archived) is one row of
+- an asset list's command bar (+ New, Refresh, search, Include archived) is one row of
   buttons of one height, not tall buttons beside a search box squeezed into two lines;
 - a job page whose input is a long azureml:// URI stays within the window (the URI wraps).
 """
@@ -22,7 +22,7 @@ LONG_URI = (
 def test_asset_list_command_bar_is_one_row(page, live_server, workspace, owner):
     log_in(page, live_server.url, owner.username)
     page.goto(f"{live_server.url}/w/{workspace.name}/data/")
-    create = page.locator(".commandbar a", has_text="+ Create").bounding_box()
+    create = page.locator(".commandbar a", has_text="+ New").bounding_box()
     refresh = page.locator(".commandbar a", has_text="Refresh").bounding_box()
     search = page.locator("#asset-search").bounding_box()
     archived = page.get_by_label("Include archived").bounding_box()

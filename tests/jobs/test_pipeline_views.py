@@ -154,3 +154,25 @@ def test_a_step_of_another_pipeline_is_refused(owner, workspace):
     first.save(update_fields=["spec"])
     assert client.get("/w/churn/jobs/first/pipeline/step/?step=s000").status_code == 404
     assert client.get("/w/churn/jobs/first/pipeline/step/").status_code == 404
+
+
+def test_a_pipeline_job_page_lists_its_child_jobs_in_the_graph_order(owner, workspace):
+    make_pipeline(workspace, "kids", steps=3, owner=owner)
+    Job.objects.filter(name="kids-s002").delete()  # a step that has not started yet
+    client = client_for(owner)
+    overview = client.get("/w/churn/jobs/kids/").content.decode()
+    assert 'href="?tab=children"' in overview and ">Child jobs</a>" in overview
+    html = client.get("/w/churn/jobs/kids/?tab=children").content.decode()
+    table = html[html.index('id="child-jobs"') :]
+    assert [s for s in ("s000", "s001", "s002") if f'data-step="{s}"' in table] == [
+        "s000", "s001", "s002",
+    ]  # fmt: skip
+    assert table.index('data-step="s000"') < table.index('data-step="s001"')
+    assert 'href="/w/churn/jobs/kids/pipeline/?step=s001"' in table
+    assert 'href="/w/churn/jobs/kids-s001/"' in table
+    assert '<span class="badge state-succeeded">Completed</span>' in table
+    assert '<span class="badge state-running">Running</span>' in table
+    assert '<span class="badge state-stopped">Not started</span>' in table
+    assert ">Reused</span>" in table and "2.5 s" in table
+    command = client.get("/w/churn/jobs/kids-s000/?tab=children").content.decode()
+    assert "Child jobs" not in command  # a command job has no such tab (overview instead)

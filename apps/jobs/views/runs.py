@@ -34,6 +34,7 @@ from ..models import Job
 from ..services import annotations, lifecycle
 
 TABS = ("overview", "metrics", "logs", "outputs", "code")
+PIPELINE_TABS = ("overview", "children", "metrics", "logs", "outputs", "code")
 PAGE = 50
 PREVIEW_BYTES = 256 * 1024
 STATUS_CLASS = STATE_CLASS  # a status badge's colour class
@@ -333,13 +334,14 @@ def _with_links(workspace, inputs: list[dict], outputs: list[dict]) -> None:
 @workspace_view(Action.JOB_VIEW)
 def job_detail(request: HtmxHttpRequest, workspace, job_name: str):
     job = _job(request, workspace, job_name)
+    tabs = PIPELINE_TABS if job.type == Job.Type.PIPELINE else TABS
     tab = request.GET.get("tab", "overview")
-    if tab not in TABS:
+    if tab not in tabs:
         tab = "overview"
     context = {
         "job": job,
         "tab": tab,
-        "tabs": TABS,
+        "tabs": tabs,
         "cancel_url": reverse("jobs:job-cancel", args=[workspace.name, job.name]),
         "register_url": reverse("jobs:job-register-model", args=[workspace.name, job.name]),
         # Its place among its compute's queued jobs (1 = next), while it waits.
@@ -362,12 +364,42 @@ def job_detail(request: HtmxHttpRequest, workspace, job_name: str):
         context["user_keys"], context["system_keys"] = _split_system(
             [m.key for m in context["keys"]]
         )
+    elif tab == "children":
+        context["children"] = _child_rows(job)
     elif tab == "outputs":
         context["outputs"] = selectors.job_outputs(job=job)
         _with_links(workspace, [], context["outputs"])
     elif tab == "code":
         context["files"] = job.code.manifest if job.code_id else []
     return render(request, "jobs/job_detail.html", context)
+
+
+def _child_rows(pipeline: Job) -> list[dict]:
+    """A pipeline's steps in the graph's order with their child jobs (one query): label,
+    step path, job name, status, duration, reuse and the first line of an error. A step that
+    has not started has no job yet and shows NotStarted."""
+    from ..services.pipelines import step_rows
+
+    live = step_rows(pipeline)
+    steps = ((pipeline.spec or {}).get("graph") or {}).get("steps") or {}
+    rows = []
+    for step in [*steps, *(p for p in live if p not in steps)]:
+        row = live.get(step) or {}
+        status = row.get("status", Job.Status.NOT_STARTED)
+        rows.append(
+            {
+                "path": step,
+                "label": (steps.get(step) or {}).get("label") or step,
+                "name": row.get("name", ""),
+                "status": status,
+                "status_display": Job.Status(status).label if status in Job.Status else status,
+                "status_class": STATUS_CLASS.get(status, ""),
+                "duration": row.get("duration"),
+                "reused_from": row.get("reused_from", ""),
+                "error": row.get("error", ""),
+            }
+        )
+    return rows
 
 
 @require_GET
