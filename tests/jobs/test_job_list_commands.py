@@ -15,11 +15,13 @@ pytestmark = pytest.mark.django_db
 NEW = '<a class="button primary" href="/w/churn/jobs/-/new/">+ New job</a>'
 
 
-def _job(workspace, name, **fields) -> Job:
+def _job(workspace, name, type_=Job.Type.RUN, **fields) -> Job:
+    """A job of `workspace`: an MLflow run, or a command job with `type_=None`."""
     experiment, _ = Experiment.objects.get_or_create(workspace=workspace, name="exp")
     return Job.objects.create(
-        workspace=workspace, experiment=experiment, name=name, type=Job.Type.RUN, **fields
-    )
+        workspace=workspace, experiment=experiment, name=name,
+        type=type_ or Job.Type.COMMAND, **fields,
+    )  # fmt: skip
 
 
 def test_new_job_is_offered_to_roles_that_run_jobs_only(owner, reader, workspace):
@@ -60,3 +62,67 @@ def test_durations_read_as_hours_and_minutes_and_badges_have_colour(owner, works
     assert state_class("Completed") == state_class("Succeeded") == "state-succeeded"
     assert state_class("Failed") == "state-failed" and state_class("Queued") == "state-starting"
     assert state_class("Whatever") == ""
+
+
+def test_ticked_jobs_are_canceled_archived_and_restored_in_bulk(owner, workspace):
+    for name in ("a_job", "b_job"):
+        _job(workspace, name, status=Job.Status.QUEUED, type_=None)
+    _job(workspace, "done_job", status=Job.Status.COMPLETED, type_=None)
+    client = client_for(owner)
+    listed = client.get("/w/churn/jobs/?q=job").content.decode()
+    assert 'form="job-bulk" aria-label="Select a_job"' in listed
+    assert '<input type="hidden" name="next" value="/w/churn/jobs/?q=job">' in listed
+    back = "/w/churn/jobs/?q=job"
+    answer = client.post(
+        "/w/churn/jobs/-/bulk/",
+        {"action": "cancel", "job": ["a_job", "b_job", "done_job"], "next": back},
+        follow=True,
+    )
+    assert answer.redirect_chain == [(back, 302)]
+    statuses = dict(Job.objects.values_list("name", "status"))
+    assert statuses == {"a_job": "Canceled", "b_job": "Canceled", "done_job": "Completed"}
+    page = answer.content.decode()
+    assert "Cancel requested for a_job, b_job." in page
+    assert "Not done: done_job (Job &#x27;done_job&#x27; has already ended (Completed).)" in page
+
+    client.post("/w/churn/jobs/-/bulk/", {"action": "archive", "job": ["a_job", "done_job"]})
+    assert set(Job.objects.filter(archived=True).values_list("name", flat=True)) == {
+        "a_job", "done_job",
+    }  # fmt: skip
+    archived = client.get("/w/churn/jobs/?archived=1").content.decode()
+    assert 'value="restore"' in archived and 'value="archive"' not in archived
+    client.post("/w/churn/jobs/-/bulk/", {"action": "restore", "job": ["a_job"]})
+    assert list(Job.objects.filter(archived=True).values_list("name", flat=True)) == ["done_job"]
+
+
+def test_bulk_actions_refuse_a_reader_and_a_stranger_and_odd_requests(
+    owner, reader, outsider, workspace
+):
+    _job(workspace, "a_job", status=Job.Status.QUEUED, type_=None)
+    for action in ("cancel", "archive"):
+        denied = client_for(reader).post(
+            "/w/churn/jobs/-/bulk/", {"action": action, "job": "a_job"}
+        )
+        assert denied.status_code == 403
+    assert (
+        client_for(outsider).post("/w/churn/jobs/-/bulk/", {"action": "cancel"}).status_code == 404
+    )
+    job = Job.objects.get(name="a_job")
+    assert job.status == Job.Status.QUEUED and not job.archived
+    reader_page = client_for(reader).get("/w/churn/jobs/").content.decode()
+    assert 'disabled title="Your role (Reader) cannot cancel jobs">Cancel selected' in reader_page
+    client = client_for(owner)
+    odd = client.post(
+        "/w/churn/jobs/-/bulk/",
+        {"action": "delete", "job": "a_job", "next": "https://evil.example/"},
+    )
+    assert odd.status_code == 302 and odd["Location"] == "/w/churn/jobs/"
+    none = client.post("/w/churn/jobs/-/bulk/", {"action": "cancel"}, follow=True)
+    assert "Tick the jobs first." in none.content.decode()
+    many = client.post(
+        "/w/churn/jobs/-/bulk/",
+        {"action": "cancel", "job": [f"j{i}" for i in range(201)]},
+        follow=True,
+    )
+    assert "At most 200 jobs at once." in many.content.decode()
+    assert Job.objects.get(name="a_job").status == Job.Status.QUEUED

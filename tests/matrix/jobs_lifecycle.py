@@ -16,6 +16,13 @@ def cancel(ok, **kw):
 
 HTML = [
     ("jobs:job-cancel", "post", f"/w/churn/jobs/{JOB}/cancel/", None, cancel(302)),
+    (
+        "jobs:job-bulk",
+        "post",
+        "/w/churn/jobs/-/bulk/",
+        {"action": "cancel", "job": JOB},
+        cancel(302),
+    ),
 ]
 
 API = [
@@ -30,6 +37,7 @@ API = [
 
 FIXTURES = {
     f"/w/churn/jobs/{JOB}/cancel/": ("matrix_cancel_job",),
+    "/w/churn/jobs/-/bulk/": ("matrix_cancel_job",),
     f"/api/v1/workspaces/churn/jobs/{JOB}/cancel/": ("matrix_cancel_job",),
 }
 
