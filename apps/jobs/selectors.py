@@ -658,17 +658,32 @@ def job_artifact_open(*, job: Job, path: str):
 # Experiments' tables -------------------------------------------------------------------
 
 
-def experiment_list(*, actor, workspace: Workspace, search: str = ""):
-    """The workspace's active experiments with their number of runs and latest run time."""
-    from django.db.models import Count
+EXPERIMENT_ORDER = {
+    "name": "name",
+    "runs": "run_count",
+    "last": "last_run",
+    "created": "created_at",
+}
+
+
+def experiment_list(*, actor, workspace: Workspace, search: str = "", sort: str = "-last"):
+    """The workspace's active experiments with their number of runs and latest run time, in
+    `sort` (name, runs, last or created; `-` first for descending; latest run first by
+    default, experiments without runs last either way). An unknown sort is the default."""
+    from django.db.models import Count, F
     from django.db.models import Max as MaxOf
 
     _view(actor, workspace)
     qs = Experiment.objects.filter(workspace=workspace, lifecycle_stage="active")
     if search:
         qs = qs.filter(name__icontains=search)
+    column = EXPERIMENT_ORDER.get(sort.lstrip("-"))
+    if column is None:
+        sort, column = "-last", "last_run"
+    field = F(column)
+    order = field.desc(nulls_last=True) if sort.startswith("-") else field.asc(nulls_last=True)
     return qs.annotate(run_count=Count("jobs"), last_run=MaxOf("jobs__created_at")).order_by(
-        "-last_run", "name"
+        order, "name"
     )
 
 

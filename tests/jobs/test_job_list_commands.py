@@ -126,3 +126,38 @@ def test_bulk_actions_refuse_a_reader_and_a_stranger_and_odd_requests(
     )
     assert "At most 200 jobs at once." in many.content.decode()
     assert Job.objects.get(name="a_job").status == Job.Status.QUEUED
+
+
+def test_the_experiments_list_sorts_by_a_click_on_a_header(owner, workspace):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    for name, runs, ago in (("beta", 3, 50), ("alpha", 1, 10), ("gamma", 0, None)):
+        experiment = Experiment.objects.create(workspace=workspace, name=name)
+        for i in range(runs):
+            Job.objects.create(
+                workspace=workspace, experiment=experiment, name=f"{name}-{i}",
+                type=Job.Type.RUN, created_at=now - dt.timedelta(minutes=ago + i),
+            )  # fmt: skip
+    client = client_for(owner)
+
+    def order(query: str) -> list[str]:
+        page = client.get(f"/w/churn/experiments/{query}").content.decode()
+        return sorted(
+            ("alpha", "beta", "gamma"), key=lambda n: page.index(f'data-experiment="{n}"')
+        )
+
+    assert order("") == ["alpha", "beta", "gamma"]  # latest run first, none last
+    assert order("?sort=name") == ["alpha", "beta", "gamma"]
+    assert order("?sort=-name") == ["gamma", "beta", "alpha"]
+    assert order("?sort=-runs") == ["beta", "alpha", "gamma"]
+    assert order("?sort=last") == ["beta", "alpha", "gamma"]  # oldest run first, none last
+    assert order("?sort=bogus") == ["alpha", "beta", "gamma"]
+    page = client.get("/w/churn/experiments/?sort=-runs").content.decode()
+    assert (
+        'aria-sort="descending"><a class="sort" href="?q=&amp;sort=runs" data-sort="runs">' in page
+    )
+    assert 'href="?q=&amp;sort=-last" data-sort="last"' in page  # newest first on a first click
+    assert 'href="?q=&amp;sort=name" data-sort="name"' in page

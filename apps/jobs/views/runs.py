@@ -114,8 +114,22 @@ def job_list(request: HtmxHttpRequest, workspace):
 @workspace_view(Action.JOB_VIEW)
 def experiment_list(request: HtmxHttpRequest, workspace):
     search = request.GET.get("q", "").strip()
-    rows = selectors.experiment_list(actor=request.user, workspace=workspace, search=search)
-    return render(request, "jobs/experiment_list.html", {"rows": rows, "q": search})
+    sort = request.GET.get("sort", "-last")
+    if sort.lstrip("-") not in selectors.EXPERIMENT_ORDER:
+        sort = "-last"
+    rows = selectors.experiment_list(
+        actor=request.user, workspace=workspace, search=search, sort=sort
+    )
+    columns = _sort_headers(sort, EXPERIMENT_COLUMNS)
+    for column in columns:  # the newest first on a first click of a time or a count
+        if column["key"] != "name" and not column["arrow"]:
+            column["next"] = f"-{column['key']}"
+    context = {"rows": rows, "q": search, "sort": sort, "columns": columns}
+    return render(request, "jobs/experiment_list.html", context)
+
+
+EXPERIMENT_COLUMNS = (("Experiment", "name"), ("Runs", "runs"), ("Last run", "last"),
+                      ("Created", "created"))  # fmt: skip
 
 
 def _table_params(request, experiment) -> dict:
