@@ -2,8 +2,13 @@
 workspaces and memberships)."""
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.db import transaction
 
 from .models import ApiToken, Membership, RoleAuditEntry, UserAuditEntry, VmSize, Workspace
+from .services import users as user_services
 
 
 class MembershipInline(admin.TabularInline):
@@ -74,3 +79,28 @@ class VmSizeAdmin(admin.ModelAdmin):
 
     list_display = ("name", "cores", "memory_gb", "gpus", "description")
     search_fields = ("name", "description")
+
+
+class AuditedUserAdmin(UserAdmin):
+    """Django's user admin, with every account change also in the user's History (the Users
+    page, /api/v1/users/<name>/audit/, `studio user audit`), in the same transaction."""
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        user_services.user_audit_record(
+            actor=request.user, user=obj, fields=form.changed_data, created=not change
+        )
+
+    def user_change_password(self, request, id, form_url=""):
+        with transaction.atomic():
+            response = super().user_change_password(request, id, form_url)
+            if request.method == "POST" and response.status_code == 302:
+                user = self.get_object(request, unquote(id))
+                user_services.user_audit_record(actor=request.user, user=user, fields=["password"])
+        return response
+
+
+User = get_user_model()
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+admin.site.register(User, AuditedUserAdmin)

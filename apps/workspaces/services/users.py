@@ -93,6 +93,32 @@ def _audit(actor, user, action: str, fields: list[str] | None = None) -> None:
     )
 
 
+ADMIN_FORM_FIELDS = ("password1", "password2", "usable_password", "username")
+
+
+def user_audit_record(*, actor, user, fields, created: bool = False) -> None:
+    """Record in the user's History a change made outside these services, by Django's own
+    admin pages (`fields`: the form's changed fields), as the services record theirs: a
+    creation with the fields given, a password change as a reset (never its value), the
+    active and staff flags as their own actions, anything else as "updated". The caller's
+    transaction holds the change and its entry together."""
+    Action = UserAuditEntry.Action
+    names = [f for f in fields if f not in ADMIN_FORM_FIELDS]
+    if created:
+        given = [f for f in names if f != "password"]
+        _audit(actor, user, Action.CREATED, given)
+        return
+    if "password" in names:
+        _audit(actor, user, Action.PASSWORD_RESET)
+    if "is_active" in names:
+        _audit(actor, user, Action.REACTIVATED if user.is_active else Action.DEACTIVATED)
+    if "is_staff" in names:
+        _audit(actor, user, Action.STAFF_GRANTED if user.is_staff else Action.STAFF_REVOKED)
+    rest = [f for f in names if f not in ("password", "is_active", "is_staff")]
+    if rest:
+        _audit(actor, user, Action.UPDATED, rest)
+
+
 def _locked(username: str):
     user = User.objects.select_for_update().filter(username=username).first()
     if user is None:
