@@ -655,6 +655,17 @@ def job_artifact_open(*, job: Job, path: str):
     return artifacts.open(job.workspace, f"{job_artifacts_root(job)}/{rel}")
 
 
+def job_artifact_check(*, job: Job, path: str) -> None:
+    """That the job has the file `path` (a stat, no read): NotFound otherwise."""
+    from . import artifacts
+
+    rel = artifacts.clean(path)
+    if not rel:
+        raise ValidationError.for_field("path", "Give a file path.")
+    if not artifacts.is_file(job.workspace, f"{job_artifacts_root(job)}/{rel}"):
+        raise NotFound(f"No file '{rel}' in the job's outputs.")
+
+
 # Experiments' tables -------------------------------------------------------------------
 
 

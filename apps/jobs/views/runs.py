@@ -500,8 +500,12 @@ def job_file_preview(request: HtmxHttpRequest, workspace, job_name: str):
     job = _job(request, workspace, job_name)
     path = request.GET.get("path", "")
     image = image_type(path)
-    with selectors.job_artifact_open(job=job, path=path) as handle:
-        head = handle.read(0 if image else PREVIEW_BYTES + 1)
+    if image:  # the page shows the file itself (<img>): only check that it is there
+        selectors.job_artifact_check(job=job, path=path)
+        head = b""
+    else:
+        with selectors.job_artifact_open(job=job, path=path) as handle:
+            head = handle.read(PREVIEW_BYTES + 1)
     truncated = len(head) > PREVIEW_BYTES
     head = head[:PREVIEW_BYTES]
     binary = b"\0" in head[:8192]
