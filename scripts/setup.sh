@@ -73,11 +73,14 @@ mkdir -p "$STUDIO_HOME"
 echo "==> data folder $STUDIO_HOME"
 
 # Static files under content-hashed names, with gzip copies, in $STUDIO_HOME/static; WhiteNoise
-# serves them with far-future cache headers (studio/settings.py, docs in README). plotly's
-# widgetbundle.js (Jupyter's, never linked) is left out. Skipped while nothing under static/
-# and no package install is newer than the last run's manifest.
+# serves them with far-future cache headers (studio/settings.py, docs in README); plotly.js is
+# npm's cartesian bundle when npm installed it, else the plotly package's (studio/staticfinders.py).
+# Skipped while nothing under static/ and no package install (pip or npm) is newer than the
+# last run's manifest.
 MANIFEST="$STUDIO_HOME/static/staticfiles.json"
-if [[ -f "$MANIFEST" && -z "$(find static "$STAMP" -newer "$MANIFEST" -print -quit)" ]]; then
+NEWER=(static "$STAMP")
+[[ -n "${NODE_STAMP:-}" && -f "$NODE_STAMP" ]] && NEWER+=("$NODE_STAMP")
+if [[ -f "$MANIFEST" && -z "$(find "${NEWER[@]}" -newer "$MANIFEST" -print -quit)" ]]; then
     echo "==> static files up to date"
 else
     echo "==> static files (collectstatic: hashed names, gzip copies)"

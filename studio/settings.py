@@ -216,13 +216,14 @@ STATIC_URL = "/static/"
 STATIC_ROOT = STUDIO_HOME / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# plotly.js is served from the installed plotly package, never from a CDN.
-try:
-    import plotly
-
-    STATICFILES_DIRS.append(("plotly", Path(plotly.__file__).parent / "package_data"))
-except ImportError:  # pragma: no cover - plotly is a pinned dependency
-    pass
+# plotly.js comes from a package, never from a CDN: plotly/plotly.min.js is npm's cartesian
+# bundle when scripts/setup.sh installed it, else the plotly Python package's full bundle
+# (studio/staticfinders.py).
+STATICFILES_FINDERS = [
+    "studio.staticfinders.PlotlyFinder",
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+]
 # scripts/setup.sh (so `make run` and `make test`) runs collectstatic into STATIC_ROOT: every
 # file under a name with a hash of its content, with a gzip copy. Pages then link those names
 # and WhiteNoise serves them with far-future cache headers (a year, immutable): a browser
