@@ -6,7 +6,7 @@
 #   3. the static files (manage.py collectstatic), the database schema (manage.py migrate) and
 #      the first admin (manage.py bootstrap_admin).
 # Safe to run again: a second run only re-checks and finishes in seconds.
-#   scripts/setup.sh                   all three steps (and node tools: npm ci of package.json)
+#   scripts/setup.sh                   all three steps (and node packages: npm ci of package.json)
 #   scripts/setup.sh --packages-only   steps 1 and 2 (e.g. for `make lint`)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -53,17 +53,18 @@ fi
 
 [[ "${1:-}" == "--packages-only" ]] && exit 0
 
-# --- node tools: Azurite (the Azure Blob server of the datastore tests), from package.json ---
+# --- node packages, from package.json: plotly.js's cartesian bundle (the pages' charts) and
+# Azurite (the Azure Blob server of the datastore tests) ---
 if [[ -f package.json ]]; then
     NODE_STAMP="node_modules/.installed-$(sha256sum package-lock.json | cut -d' ' -f1)"
     if [[ -f "$NODE_STAMP" ]]; then
-        echo "==> node tools up to date (package-lock.json unchanged)"
+        echo "==> node packages up to date (package-lock.json unchanged)"
     elif command -v npm >/dev/null; then
-        echo "==> installing node tools (Azurite) with npm ci"
+        echo "==> installing node packages (plotly.js, Azurite) with npm ci"
         npm ci --silent --no-audit --no-fund 2>&1 | { grep -v 'Unknown user config' || true; }
         touch "$NODE_STAMP"
     else
-        echo "WARNING: npm not found: the Azure Blob datastore tests need Azurite (apt-get install npm)" >&2
+        echo "WARNING: npm not found: pages get the full plotly.js bundle, and the Azure Blob datastore tests need Azurite (apt-get install npm)" >&2
     fi
 fi
 
