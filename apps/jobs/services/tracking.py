@@ -637,6 +637,19 @@ class DatasetIn:
     tags: tuple[tuple[str, str], ...] = ()
 
 
+def _require_logged_models(workspace: Workspace, ids: Sequence[str]) -> None:
+    """NotFound naming the first of `ids` that is no logged model of the workspace (one
+    query for all of them)."""
+    found = set(
+        LoggedModel.objects.filter(model_id__in=ids, experiment__workspace=workspace).values_list(
+            "model_id", flat=True
+        )
+    )
+    for model_id in ids:
+        if model_id not in found:
+            raise NotFound(f"Logged model with ID '{model_id}' not found.")
+
+
 @transaction.atomic
 def run_log_inputs(
     *, actor, job: Job, datasets: Sequence[DatasetIn], models: Sequence[str] = ()
@@ -648,14 +661,8 @@ def run_log_inputs(
     _require(actor, job.workspace)
     _job_for_logging(job.workspace, job.pk, lock=False)
     ids = list(dict.fromkeys(models))
-    found = set(
-        LoggedModel.objects.filter(
-            model_id__in=ids, experiment__workspace=job.workspace
-        ).values_list("model_id", flat=True)
-    )
+    _require_logged_models(job.workspace, ids)
     for model_id in ids:
-        if model_id not in found:
-            raise NotFound(f"Logged model with ID '{model_id}' not found.")
         JobModelInput.objects.get_or_create(job=job, logged_model_id=model_id)
     for i, ds in enumerate(datasets):
         if not ds.name or not ds.digest:
@@ -684,15 +691,8 @@ def run_log_outputs(*, actor, job: Job, models: Sequence[tuple[str, int]]) -> No
     """Declare logged models as the run's outputs (MLflow's runs/outputs), with their step."""
     _require(actor, job.workspace)
     _job_for_logging(job.workspace, job.pk, lock=False)
-    ids = [model_id for model_id, _ in models]
-    found = set(
-        LoggedModel.objects.filter(
-            model_id__in=ids, experiment__workspace=job.workspace
-        ).values_list("model_id", flat=True)
-    )
+    _require_logged_models(job.workspace, [model_id for model_id, _ in models])
     for model_id, step in models:
-        if model_id not in found:
-            raise NotFound(f"Logged model with ID '{model_id}' not found.")
         JobModelOutput.objects.update_or_create(
             job=job, logged_model_id=model_id, defaults={"step": step}
         )
