@@ -110,13 +110,20 @@ def user_audit_record(*, actor, user, fields, created: bool = False) -> None:
         return
     if "password" in names:
         _audit(actor, user, Action.PASSWORD_RESET)
-    if "is_active" in names:
+    _audit_changes(actor, user, [f for f in names if f != "password"])
+
+
+def _audit_changes(actor, user, changed: list[str]) -> None:
+    """The entries of a change of these fields: the active and staff flags as their own
+    actions, any other fields together as "updated"."""
+    Action = UserAuditEntry.Action
+    if "is_active" in changed:
         _audit(actor, user, Action.REACTIVATED if user.is_active else Action.DEACTIVATED)
-    if "is_staff" in names:
+    if "is_staff" in changed:
         _audit(actor, user, Action.STAFF_GRANTED if user.is_staff else Action.STAFF_REVOKED)
-    rest = [f for f in names if f not in ("password", "is_active", "is_staff")]
-    if rest:
-        _audit(actor, user, Action.UPDATED, rest)
+    profile = [f for f in changed if f not in ("is_active", "is_staff")]
+    if profile:
+        _audit(actor, user, Action.UPDATED, profile)
 
 
 def _locked(username: str):
@@ -225,14 +232,7 @@ def user_update(*, actor, username: str, **changes: Any):
     if not changed:
         return user
     user.save()
-    Action = UserAuditEntry.Action
-    if "is_active" in changed:
-        _audit(actor, user, Action.REACTIVATED if user.is_active else Action.DEACTIVATED)
-    if "is_staff" in changed:
-        _audit(actor, user, Action.STAFF_GRANTED if user.is_staff else Action.STAFF_REVOKED)
-    profile = [f for f in changed if f not in ("is_active", "is_staff")]
-    if profile:
-        _audit(actor, user, Action.UPDATED, profile)
+    _audit_changes(actor, user, changed)
     log.info("user %s changed by %s: %s", user.username, actor.username, changed)
     return user
 
