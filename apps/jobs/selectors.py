@@ -646,23 +646,28 @@ def job_artifact_walk(*, job: Job, path: str = "", limit: int = 10_000) -> list[
     return sorted(out)
 
 
-def job_artifact_open(*, job: Job, path: str):
+def _job_file(job: Job, path: str) -> tuple[str, str]:
+    """(the path cleaned, where that file of the job is in the artifact datastore)."""
     from . import artifacts
 
     rel = artifacts.clean(path)
     if not rel:
         raise ValidationError.for_field("path", "Give a file path.")
-    return artifacts.open(job.workspace, f"{job_artifacts_root(job)}/{rel}")
+    return rel, f"{job_artifacts_root(job)}/{rel}"
+
+
+def job_artifact_open(*, job: Job, path: str):
+    from . import artifacts
+
+    return artifacts.open(job.workspace, _job_file(job, path)[1])
 
 
 def job_artifact_check(*, job: Job, path: str) -> None:
     """That the job has the file `path` (a stat, no read): NotFound otherwise."""
     from . import artifacts
 
-    rel = artifacts.clean(path)
-    if not rel:
-        raise ValidationError.for_field("path", "Give a file path.")
-    if not artifacts.is_file(job.workspace, f"{job_artifacts_root(job)}/{rel}"):
+    rel, where = _job_file(job, path)
+    if not artifacts.is_file(job.workspace, where):
         raise NotFound(f"No file '{rel}' in the job's outputs.")
 
 
@@ -677,10 +682,15 @@ EXPERIMENT_ORDER = {
 }
 
 
+def experiment_list_order(sort: str) -> str:
+    """An experiment list's sort: name, runs, last or created, a leading '-' for
+    descending; anything else is the default, `-last` (latest run first)."""
+    return sort if (sort or "").lstrip("-") in EXPERIMENT_ORDER else "-last"
+
+
 def experiment_list(*, actor, workspace: Workspace, search: str = "", sort: str = "-last"):
     """The workspace's active experiments with their number of runs and latest run time, in
-    `sort` (name, runs, last or created; `-` first for descending; latest run first by
-    default, experiments without runs last either way). An unknown sort is the default."""
+    `experiment_list_order(sort)` (experiments without runs last either way)."""
     from django.db.models import Count, F
     from django.db.models import Max as MaxOf
 
@@ -688,10 +698,8 @@ def experiment_list(*, actor, workspace: Workspace, search: str = "", sort: str 
     qs = Experiment.objects.filter(workspace=workspace, lifecycle_stage="active")
     if search:
         qs = qs.filter(name__icontains=search)
-    column = EXPERIMENT_ORDER.get(sort.lstrip("-"))
-    if column is None:
-        sort, column = "-last", "last_run"
-    field = F(column)
+    sort = experiment_list_order(sort)
+    field = F(EXPERIMENT_ORDER[sort.lstrip("-")])
     order = field.desc(nulls_last=True) if sort.startswith("-") else field.asc(nulls_last=True)
     return qs.annotate(run_count=Count("jobs"), last_run=MaxOf("jobs__created_at")).order_by(
         order, "name"

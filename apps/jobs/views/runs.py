@@ -114,9 +114,7 @@ def job_list(request: HtmxHttpRequest, workspace):
 @workspace_view(Action.JOB_VIEW)
 def experiment_list(request: HtmxHttpRequest, workspace):
     search = request.GET.get("q", "").strip()
-    sort = request.GET.get("sort", "-last")
-    if sort.lstrip("-") not in selectors.EXPERIMENT_ORDER:
-        sort = "-last"
+    sort = selectors.experiment_list_order(request.GET.get("sort", ""))
     rows = selectors.experiment_list(
         actor=request.user, workspace=workspace, search=search, sort=sort
     )
