@@ -284,9 +284,9 @@ def data_preview(*, actor, row: DataVersion) -> DataPreview:
             first = next(iter(_folder_tables(store, rel, 1)), None)
         if first:
             table = _table(store, first, spec)
-            if table is not None and not spec:
-                table = _with_partitions(table, partition_values(rel, first))
             if table is not None:
+                if not spec:
+                    table = _with_partitions(table, partition_values(rel, first))
                 preview.file, (preview.columns, preview.rows) = first, table
         return preview
     except DomainError as exc:
