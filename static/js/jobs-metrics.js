@@ -10,7 +10,7 @@
 // fragment (a pipeline step's panel): their events are caught on the document, and a control
 // swapped in takes the options already chosen. "Metrics" (#chart-pick) has a checkbox per
 // chart, made as charts appear; unticking one hides its chart.
-// plotly.js (4.6 MB) is loaded with the page where charts show at once (a job's Metrics tab,
+// plotly.js (1.5 MB, studio/staticfinders.py) is loaded with the page where charts show at once (a job's Metrics tab,
 // Compare); a page that draws charts only on demand (a pipeline run: a step panel's Metrics tab)
 // names it in this script's data-plotly instead, and it is fetched when the first chart draws.
 (function () {
@@ -114,14 +114,27 @@
     el.dataset.lastStep = first.points.length ? String(first.points[first.points.length - 1][0]) : "";
   }
 
+  // One series, asked again (twice, after 0.5 s then 1 s) when the connection drops or the
+  // server fails (5xx), so a passing hiccup does not leave a chart blank; a 4xx is final.
+  async function fetchSeries(s) {
+    const empty = { name: s.name, start: s.start, total: 0, points: [] };
+    for (let attempt = 0; ; attempt++) {
+      let response = null;
+      try {
+        response = await fetch(s.url + "?max_points=2000", {
+          credentials: "same-origin", headers: { Accept: "application/json" } });
+      } catch (e) { /* the connection dropped: try again below */ }
+      if (response && response.ok) {
+        const body = await response.json();
+        return { name: s.name, start: s.start, total: body.total, points: body.points };
+      }
+      if ((response && response.status < 500) || attempt >= 2) return empty;
+      await new Promise((resolve) => setTimeout(resolve, 500 * (attempt + 1)));
+    }
+  }
+
   async function load(el) {
-    const runs = await Promise.all(seriesOf(el).map(async function (s) {
-      const response = await fetch(s.url + "?max_points=2000", {
-        credentials: "same-origin", headers: { Accept: "application/json" } });
-      if (!response.ok) return { name: s.name, start: s.start, total: 0, points: [] };
-      const body = await response.json();
-      return { name: s.name, start: s.start, total: body.total, points: body.points };
-    }));
+    const runs = await Promise.all(seriesOf(el).map(fetchSeries));
     data.set(el, runs);
     draw(el);
     el.dataset.loads = String(Number(el.dataset.loads || 0) + 1);

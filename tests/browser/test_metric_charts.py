@@ -149,3 +149,27 @@ def test_a_value_logged_once_shows_in_the_table_and_turns_into_a_chart_when_logg
     chart = page.locator('#charts .chart[data-key="test_accuracy"]')
     expect(chart).to_have_attribute("data-loads", "1")  # the poller (every 2s) added it
     expect(page.locator("#metric-values")).to_have_count(0)
+
+
+def test_a_series_whose_request_drops_once_is_asked_again_and_drawn(
+    page, live_server, owner, workspace
+):
+    """A connection that drops (or a 5xx) on a chart's first request is retried, so the
+    chart is not left blank; a 404 is final."""
+    make_run(workspace, name="flaky", metrics={"loss": [1.0, 0.5, 0.25]})
+    dropped = []
+
+    def drop_first(route):
+        if not dropped:
+            dropped.append(route.request.url)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/metrics/loss/**", drop_first)
+    open_as(page, live_server, owner)
+    page.goto(f"{live_server.url}/w/churn/jobs/flaky/?tab=metrics")
+    page.wait_for_function("() => document.querySelector('.chart').dataset.loads")
+    assert len(dropped) == 1
+    [chart] = drawn(page)
+    assert chart["x"] == [["0", "1", "2"]] and chart["svg"] == 1
